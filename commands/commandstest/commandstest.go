@@ -1,0 +1,108 @@
+// Package commandstest builds a real commands.Service for tests: its own master
+// database on the real PostgreSQL (migrated, dropped at the end), a fresh credentials
+// key, and a log captured in memory so tests can check that no secret was logged.
+package commandstest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"credential-grafana/cg"
+	"credential-grafana/commands"
+	"credential-grafana/db"
+	"credential-grafana/db/dbtest"
+)
+
+// Env is one test's service and what stands behind it.
+type Env struct {
+	Service  *commands.Service
+	DB       *db.DB
+	Cipher   *db.Cipher
+	Key      []byte
+	Log      *SyncBuffer
+	Logger   zerolog.Logger
+	Database string
+}
+
+// SyncBuffer is a bytes.Buffer safe for concurrent writers.
+type SyncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+// Write implements io.Writer.
+func (b *SyncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// String returns what was written.
+func (b *SyncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// Option changes the service's configuration before it is built.
+type Option func(*commands.Config)
+
+// New returns a service over a fresh, migrated master database.
+func New(t testing.TB, opts ...Option) *Env {
+	t.Helper()
+	name, url := dbtest.NewDatabase(t)
+	logBuf := &SyncBuffer{}
+	logger := zerolog.New(logBuf).With().Timestamp().Logger()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	d, err := db.Open(ctx, db.Config{URL: url, MaxConns: 8, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d.Close)
+	if _, err := d.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	c, err := db.NewCipher(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := commands.Config{DB: d, Cipher: c, Logger: logger}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	return &Env{Service: commands.New(cfg), DB: d, Cipher: c, Key: key, Log: logBuf, Logger: logger, Database: name}
+}
+
+// UniqueUser returns a user name no other test uses, and drops that user's databases
+// and roles when the test ends.
+func (e *Env) UniqueUser(t testing.TB, prefix string) string {
+	t.Helper()
+	name := dbtest.UniqueName(prefix)
+	t.Cleanup(func() {
+		for _, k := range cg.Kinds {
+			dbtest.DropDatabase(t, k.DatabaseName(name))
+		}
+		dbtest.DropRole(t, db.ViewerRole(name))
+		dbtest.DropRole(t, db.OwnerRole(name))
+	})
+	return name
+}
+
+// CreateUser creates a user as the CLI would and fails the test on error.
+func (e *Env) CreateUser(t testing.TB, name string) commands.CreateUserResult {
+	t.Helper()
+	res, err := e.Service.CreateUser(context.Background(), commands.CLI, commands.CreateUserInput{Username: name})
+	if err != nil {
+		t.Fatalf("create user %s: %v", name, err)
+	}
+	return res
+}

@@ -1,0 +1,128 @@
+package commands
+
+import (
+	"context"
+
+	"credential-grafana/cg"
+)
+
+func maskAll(list []cg.Credential) []cg.Credential {
+	out := make([]cg.Credential, len(list))
+	for i, c := range list {
+		c.Value = "" // a listed credential carries only its masked form
+		out[i] = c
+	}
+	return out
+}
+
+// ListCredentials returns a user's credentials, secret values masked.
+func (s *Service) ListCredentials(ctx context.Context, actor Actor, ref string) ([]cg.Credential, error) {
+	u, err := s.userFor(ctx, actor, ref)
+	if err != nil {
+		return nil, err
+	}
+	list, err := s.creds.List(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	return maskAll(list), nil
+}
+
+// SetMode says whether SetCredential may create, replace, or both.
+type SetMode int
+
+// Set modes.
+const (
+	Upsert     SetMode = iota // create or replace
+	CreateOnly                // refuse (cg.ECONFLICT) if the key has a value
+	UpdateOnly                // refuse (cg.ENOTFOUND) if the key has none
+)
+
+// SetCredential validates and stores one credential; a secret is encrypted at rest. The
+// result is masked. Returns cg.EINVALID for an unknown key (naming the nearest) or a
+// value of the wrong shape.
+func (s *Service) SetCredential(ctx context.Context, actor Actor, ref, key, value string, mode SetMode) (cg.Credential, error) {
+	u, err := s.userFor(ctx, actor, ref)
+	if err != nil {
+		return cg.Credential{}, err
+	}
+	spec, err := LookupKey(key)
+	if err != nil {
+		return cg.Credential{}, err
+	}
+	if err := spec.Check(value); err != nil {
+		return cg.Credential{}, err
+	}
+	if u.Status == cg.UserRemoved {
+		return cg.Credential{}, cg.Errorf(cg.ECONFLICT, "user %q was removed: add it again before setting credentials", u.Name)
+	}
+	if mode != Upsert {
+		_, gerr := s.creds.Get(ctx, u.ID, spec.Name)
+		exists := gerr == nil
+		if gerr != nil && cg.ErrorCode(gerr) != cg.ENOTFOUND {
+			return cg.Credential{}, gerr
+		}
+		if mode == CreateOnly && exists {
+			return cg.Credential{}, cg.Errorf(cg.ECONFLICT, "user %q already has %s: update it instead (PUT …/credentials/%s)", u.Name, spec.Name, spec.Name)
+		}
+		if mode == UpdateOnly && !exists {
+			return cg.Credential{}, cg.Errorf(cg.ENOTFOUND, "user %q has no %s yet: create it first (POST …/credentials)", u.Name, spec.Name)
+		}
+	}
+	existed, err := s.creds.Set(ctx, u.ID, spec.Name, value, spec.Secret)
+	if err != nil {
+		return cg.Credential{}, err
+	}
+	action := "credential.create"
+	if existed {
+		action = "credential.update"
+	}
+	s.record(ctx, actor, action, u.Name, map[string]any{"key": spec.Name, "secret": spec.Secret})
+	c, err := s.creds.Get(ctx, u.ID, spec.Name)
+	if err != nil {
+		return cg.Credential{}, err
+	}
+	c.Value = ""
+	return c, nil
+}
+
+// DeleteCredential removes one credential.
+func (s *Service) DeleteCredential(ctx context.Context, actor Actor, ref, key string) error {
+	u, err := s.userFor(ctx, actor, ref)
+	if err != nil {
+		return err
+	}
+	spec, err := LookupKey(key)
+	if err != nil {
+		return err
+	}
+	if err := s.creds.Delete(ctx, u.ID, spec.Name); err != nil {
+		if cg.ErrorCode(err) == cg.ENOTFOUND {
+			return cg.Errorf(cg.ENOTFOUND, "user %q has no %s", u.Name, spec.Name)
+		}
+		return err
+	}
+	s.record(ctx, actor, "credential.delete", u.Name, map[string]any{"key": spec.Name})
+	return nil
+}
+
+// RevealCredential returns one credential with its value in full. The reveal is audited.
+func (s *Service) RevealCredential(ctx context.Context, actor Actor, ref, key string) (cg.Credential, error) {
+	u, err := s.userFor(ctx, actor, ref)
+	if err != nil {
+		return cg.Credential{}, err
+	}
+	spec, err := LookupKey(key)
+	if err != nil {
+		return cg.Credential{}, err
+	}
+	c, err := s.creds.Get(ctx, u.ID, spec.Name)
+	if err != nil {
+		if cg.ErrorCode(err) == cg.ENOTFOUND {
+			return cg.Credential{}, cg.Errorf(cg.ENOTFOUND, "user %q has no %s", u.Name, spec.Name)
+		}
+		return cg.Credential{}, err
+	}
+	s.record(ctx, actor, "credential.reveal", u.Name, map[string]any{"key": spec.Name})
+	return c, nil
+}

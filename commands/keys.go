@@ -1,0 +1,207 @@
+package commands
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"credential-grafana/cg"
+)
+
+// KeySpec describes one known credential key.
+type KeySpec struct {
+	// Name is the canonical, lowercase key.
+	Name string
+	// Secret values are encrypted at rest and masked when listed.
+	Secret bool
+	// Describe says in a few words what the value is.
+	Describe string
+	// check returns nil or says what is wrong with a value, in words a user can act on.
+	check func(v string) error
+}
+
+var (
+	pgIdentRe  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_$-]{0,62}$`)
+	grafanaUID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,40}$`)
+)
+
+func checkHost(v string) error {
+	if net.ParseIP(v) != nil {
+		return nil
+	}
+	if validate.Var(v, "hostname_rfc1123") == nil {
+		return nil
+	}
+	return fmt.Errorf("expected a host name or IP address such as db.example.com or 10.0.0.5, without a scheme or port")
+}
+
+func checkPort(v string) error {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("expected a port number from 1 to 65535")
+	}
+	return nil
+}
+
+func checkIdent(v string) error {
+	if !pgIdentRe.MatchString(v) {
+		return fmt.Errorf("expected a PostgreSQL name: a letter or _, then letters, digits, _, $ or -, at most 63 characters")
+	}
+	return nil
+}
+
+func checkURL(v string) error {
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("expected an http:// or https:// URL such as https://grafana.example.com")
+	}
+	return nil
+}
+
+func checkPrefix(prefix, what string) func(string) error {
+	return func(v string) error {
+		if !strings.HasPrefix(v, prefix) || len(v) < len(prefix)+8 {
+			return fmt.Errorf("expected %s, which starts with %q", what, prefix)
+		}
+		return nil
+	}
+}
+
+func checkNonEmpty(v string) error {
+	if v == "" {
+		return fmt.Errorf("must not be empty")
+	}
+	return nil
+}
+
+// Keys is the catalogue of known credential keys.
+var Keys = []KeySpec{
+	{Name: "db_host", Describe: "host of the user's PostgreSQL server", check: checkHost},
+	{Name: "db_port", Describe: "port of the user's PostgreSQL server", check: checkPort},
+	{Name: "db_user", Describe: "role the user's flows write run tables with", check: checkIdent},
+	{Name: "db_pass", Secret: true, Describe: "password of db_user", check: checkNonEmpty},
+	{Name: "db_viewer_user", Describe: "read-only role Grafana reads with", check: checkIdent},
+	{Name: "db_viewer_pass", Secret: true, Describe: "password of db_viewer_user", check: checkNonEmpty},
+	{Name: "db_timing_report", Describe: "database of TIMING run tables", check: checkIdent},
+	{Name: "db_qor", Describe: "database of QOR run tables", check: checkIdent},
+	{Name: "db_drc", Describe: "database of DRC run tables", check: checkIdent},
+	{Name: "grafana_url", Describe: "the user's own Grafana (overrides GRAFANA_BASE_URL)", check: checkURL},
+	{Name: "grafana_api_key", Secret: true, Describe: "Grafana service-account token for grafana_url", check: checkPrefix("glsa_", "a Grafana service-account token")},
+	{Name: "grafana_uid_timing", Describe: "UID of the TIMING data source in Grafana", check: checkGrafanaUID},
+	{Name: "grafana_uid_qor", Describe: "UID of the QOR data source in Grafana", check: checkGrafanaUID},
+	{Name: "grafana_uid_drc", Describe: "UID of the DRC data source in Grafana", check: checkGrafanaUID},
+	{Name: "slack_bot_token", Secret: true, Describe: "the user's own Slack bot token (overrides SLACK_BOT_TOKEN)", check: checkPrefix("xoxb-", "a Slack bot token")},
+	{Name: "slack_channel_id", Describe: "channel the user's runs are posted to (overrides SLACK_CHANNEL_ID)", check: checkChannel},
+}
+
+func checkGrafanaUID(v string) error {
+	if !grafanaUID.MatchString(v) {
+		return fmt.Errorf("expected a Grafana UID: letters, digits, _ or -, at most 40 characters")
+	}
+	return nil
+}
+
+func checkChannel(v string) error {
+	if !slackChannelRe.MatchString(v) {
+		return fmt.Errorf("expected a channel ID like C012AB3CD4E, not a #name (in Slack: channel details → About → Channel ID)")
+	}
+	return nil
+}
+
+var keyIndex = func() map[string]KeySpec {
+	m := make(map[string]KeySpec, len(Keys))
+	for _, k := range Keys {
+		m[k.Name] = k
+	}
+	return m
+}()
+
+// aliases maps older spellings that differ by more than case to the canonical key.
+var aliases = map[string]string{
+	"db_password":               "db_pass",
+	"db_timing":                 "db_timing_report",
+	"db_timingreport":           "db_timing_report",
+	"grafana_base_url":          "grafana_url",
+	"grafana_token":             "grafana_api_key",
+	"grafana_datasource_timing": "grafana_uid_timing",
+	"grafana_datasource_qor":    "grafana_uid_qor",
+	"grafana_datasource_drc":    "grafana_uid_drc",
+	"slack_token":               "slack_bot_token",
+	"slack_channel":             "slack_channel_id",
+}
+
+// LookupKey returns the spec of a key given in any case, with - or _ ("DB_host",
+// "Grafana_api_key", "slack-channel-id"). An unknown key is refused with the nearest
+// known one.
+func LookupKey(name string) (KeySpec, error) {
+	norm := strings.ReplaceAll(strings.ToLower(strings.TrimSpace(name)), "-", "_")
+	if a, ok := aliases[norm]; ok {
+		norm = a
+	}
+	if k, ok := keyIndex[norm]; ok {
+		return k, nil
+	}
+	if name == "" {
+		return KeySpec{}, cg.Errorf(cg.EINVALID, "a credential key is required; known keys: %s", strings.Join(KeyNames(), ", "))
+	}
+	return KeySpec{}, cg.Errorf(cg.EINVALID, "unknown credential key %q: did you mean %q? Known keys: %s",
+		truncate(name, 60), nearestKey(norm), strings.Join(KeyNames(), ", "))
+}
+
+// KeyNames lists the canonical keys, sorted.
+func KeyNames() []string {
+	out := make([]string, 0, len(Keys))
+	for _, k := range Keys {
+		out = append(out, k.Name)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Check validates a value for this key.
+func (k KeySpec) Check(value string) error {
+	if len(value) > 4096 {
+		return cg.Errorf(cg.EINVALID, "value of %s is too long: at most 4096 characters", k.Name)
+	}
+	if err := k.check(value); err != nil {
+		if k.Secret {
+			return cg.Errorf(cg.EINVALID, "invalid value for %s: %v", k.Name, err)
+		}
+		return cg.Errorf(cg.EINVALID, "invalid value %q for %s: %v", truncate(value, 80), k.Name, err)
+	}
+	return nil
+}
+
+func nearestKey(s string) string {
+	best, bestD := "", 1<<30
+	for _, k := range Keys {
+		if d := levenshtein(s, k.Name); d < bestD {
+			best, bestD = k.Name, d
+		}
+	}
+	return best
+}
+
+func levenshtein(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

@@ -1,0 +1,125 @@
+package db
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/rs/zerolog"
+)
+
+// Config says how to reach the master database.
+type Config struct {
+	// URL is the master database's connection URL (postgres://user:pass@host:port/name).
+	// Required.
+	URL string
+	// MaxConns bounds the pool. Defaults to 10.
+	MaxConns int32
+	// CreateDatabase creates the master database when it does not exist yet, through
+	// the server's "postgres" database. Defaults to false.
+	CreateDatabase bool
+	// Logger receives one event per notable thing. Defaults to a disabled logger.
+	Logger zerolog.Logger
+}
+
+// DB is the master database: its pool and the repositories over it.
+type DB struct {
+	Pool   *pgxpool.Pool
+	config *pgxpool.Config
+	log    zerolog.Logger
+}
+
+// Open connects to the master database, creating it first when cfg.CreateDatabase is
+// set and the server says it does not exist.
+func Open(ctx context.Context, cfg Config) (*DB, error) {
+	pc, err := pgxpool.ParseConfig(cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("parse master database URL: %w", err)
+	}
+	if cfg.MaxConns > 0 {
+		pc.MaxConns = cfg.MaxConns
+	} else {
+		pc.MaxConns = 10
+	}
+	d := &DB{config: pc, log: cfg.Logger}
+	if err := d.connect(ctx); err != nil {
+		var pgErr *pgconn.PgError
+		if cfg.CreateDatabase && errors.As(err, &pgErr) && pgErr.Code == "3D000" {
+			if cerr := d.createMasterDatabase(ctx); cerr != nil {
+				return nil, cerr
+			}
+			err = d.connect(ctx)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("connect to master database %q on %s:%d as %q: %w",
+				pc.ConnConfig.Database, pc.ConnConfig.Host, pc.ConnConfig.Port, pc.ConnConfig.User, err)
+		}
+	}
+	return d, nil
+}
+
+func (d *DB) connect(ctx context.Context) error {
+	pool, err := pgxpool.NewWithConfig(ctx, d.config)
+	if err != nil {
+		return err
+	}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := pool.Ping(pctx); err != nil {
+		pool.Close()
+		return err
+	}
+	d.Pool = pool
+	return nil
+}
+
+func (d *DB) createMasterDatabase(ctx context.Context) error {
+	name := d.config.ConnConfig.Database
+	conn, err := d.ConnectTo(ctx, "postgres")
+	if err != nil {
+		return fmt.Errorf("create master database %q: %w", name, err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) || pgErr.Code != "42P04" { // duplicate_database: another process won
+			return fmt.Errorf("create master database %q: %w", name, err)
+		}
+	}
+	d.log.Info().Str("database", name).Msg("created master database")
+	return nil
+}
+
+// ConnectTo opens a single connection to another database of the master server with
+// the master role's credentials (for DDL inside a user's database).
+func (d *DB) ConnectTo(ctx context.Context, database string) (*pgx.Conn, error) {
+	cc := d.config.ConnConfig.Copy()
+	cc.Database = database
+	return pgx.ConnectConfig(ctx, cc)
+}
+
+// Host and Port of the master server, as the service reaches it.
+func (d *DB) Host() string { return d.config.ConnConfig.Host }
+
+// Port of the master server.
+func (d *DB) Port() uint16 { return d.config.ConnConfig.Port }
+
+// Ping checks that the master database answers.
+func (d *DB) Ping(ctx context.Context) error { return d.Pool.Ping(ctx) }
+
+// Close closes the pool.
+func (d *DB) Close() {
+	if d.Pool != nil {
+		d.Pool.Close()
+	}
+}
+
+// isUniqueViolation reports whether err is PostgreSQL's unique_violation.
+func isUniqueViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505"
+}

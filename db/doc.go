@@ -1,0 +1,7 @@
+// Package db owns everything PostgreSQL: the master database's pool and its embedded
+// migrations; the repositories for users, credentials, dashboards and the audit log;
+// the encryption of secret credential values at rest; the provisioning of each user's
+// roles and three databases; and, later, the discovery of run tables in them.
+//
+// SQL is written by hand here and nowhere else.
+package db
