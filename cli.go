@@ -1,0 +1,422 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	_ "embed"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strings"
+	"text/tabwriter"
+
+	"credential-grafana/cg"
+	"credential-grafana/commands"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+//go:embed .env.example
+var envExample string
+
+const usage = `credential-grafana — EDA run tables to Grafana dashboards, GIFs and Slack posts.
+
+Usage:
+  credential-grafana <command> [arguments] [flags]
+
+Service:
+  serve                                   run the service (REST API, Slack bot, scanner)
+  migrate                                 apply the master database's migrations and exit
+  init [--env-file .env]                  write .env from .env.example with fresh secrets, if it is missing
+  version                                 print the version
+
+Users:
+  user add <name> [--slack-user U…] [--channel C…]
+                                          create a user: its roles, three databases and default credentials;
+                                          run it again to finish a creation that stopped part way
+  user retry <name>                       finish a creation that stopped part way
+  user list                               list users
+  user show <name|id>                     show a user and its credentials (secrets masked)
+  user disable <name|id>                  stop scanning a user and refuse its API key
+  user enable <name|id>                   undo disable
+  user remove <name|id> [--drop-databases --yes]
+                                          deactivate a user and delete its credentials; with both flags,
+                                          also drop its three databases and roles for good
+
+Credentials:
+  cred list <user>                        list a user's credentials (secrets masked)
+  cred set <user> <key> [value|-]         set a credential; without a value (or with -) it is read from
+                                          standard input, so a secret stays out of your shell history
+  cred delete <user> <key>                delete a credential
+  cred reveal <user> <key>                print one credential in full (audited)
+
+Flags:
+  --json                                  print results as JSON
+  --env-file <path>                       read configuration from this file (default .env)
+
+Configuration comes from the environment and .env; see .env.example and the README.
+`
+
+// cliArgs holds positional arguments and flags given anywhere on the line.
+type cliArgs struct {
+	pos   []string
+	flags map[string]string
+}
+
+var valueFlags = map[string]bool{"slack-user": true, "channel": true, "env-file": true}
+
+func parseArgs(args []string) (cliArgs, error) {
+	a := cliArgs{flags: map[string]string{}}
+	for i := 0; i < len(args); i++ {
+		arg := args[i]
+		if arg == "-" || !strings.HasPrefix(arg, "-") {
+			a.pos = append(a.pos, arg)
+			continue
+		}
+		if arg == "--" {
+			a.pos = append(a.pos, args[i+1:]...)
+			break
+		}
+		name := strings.TrimLeft(arg, "-")
+		name, val, hasVal := strings.Cut(name, "=")
+		if valueFlags[name] && !hasVal {
+			if i+1 >= len(args) {
+				return a, cg.Errorf(cg.EINVALID, "flag --%s needs a value", name)
+			}
+			i++
+			val = args[i]
+		} else if !hasVal {
+			val = "true"
+		}
+		a.flags[name] = val
+	}
+	return a, nil
+}
+
+func (a cliArgs) flag(name string) bool { return a.flags[name] == "true" }
+
+// run is the whole CLI; main only supplies the process's streams and exits with its code.
+func run(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	args, err := parseArgs(argv)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	if len(args.pos) == 0 || args.pos[0] == "help" || args.flag("help") || args.flag("h") {
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	known := map[string]bool{"json": true, "env-file": true, "slack-user": true, "channel": true, "drop-databases": true, "yes": true}
+	for f := range args.flags {
+		if !known[f] {
+			return fail(stderr, cg.Errorf(cg.EINVALID, "unknown flag --%s (see `credential-grafana help`)", f))
+		}
+	}
+	envFile := ".env"
+	if f, ok := args.flags["env-file"]; ok {
+		envFile = f
+	}
+	switch args.pos[0] {
+	case "version":
+		fmt.Fprintln(stdout, "credential-grafana", version)
+		return 0
+	case "init":
+		return initEnv(envFile, stdout, stderr)
+	case "serve", "migrate", "user", "cred":
+	default:
+		return fail(stderr, cg.Errorf(cg.EINVALID, "unknown command %q (see `credential-grafana help`)", args.pos[0]))
+	}
+
+	cfg, err := LoadConfig(envFile)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	if args.pos[0] != "serve" && cfg.LogLevel == "info" {
+		cfg.LogLevel = "warn" // one-shot commands print results, not progress
+	}
+	m, err := NewMain(ctx, cfg, stderr)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	defer m.Close()
+	switch args.pos[0] {
+	case "serve":
+		if err := m.Serve(ctx); err != nil {
+			return fail(stderr, err)
+		}
+		return 0
+	case "migrate":
+		fmt.Fprintln(stdout, "master database is up to date")
+		return 0
+	}
+	out := printer{w: stdout, json: args.flag("json")}
+	if err := runCommand(ctx, m.Commands, args, stdin, out); err != nil {
+		return fail(stderr, err)
+	}
+	return 0
+}
+
+func fail(stderr io.Writer, err error) int {
+	fmt.Fprintln(stderr, "error:", cliMessage(err))
+	if cg.ErrorCode(err) == cg.EINVALID {
+		return 2
+	}
+	return 1
+}
+
+// cliMessage is the message for the person at the terminal: the administrator, who may
+// see the cause of an internal error.
+func cliMessage(err error) string {
+	if cg.ErrorCode(err) == cg.EINTERNAL {
+		return err.Error()
+	}
+	return cg.ErrorMessage(err)
+}
+
+func need(args cliArgs, n int, usage string) error {
+	if len(args.pos) != n {
+		return cg.Errorf(cg.EINVALID, "usage: credential-grafana %s", usage)
+	}
+	return nil
+}
+
+func runCommand(ctx context.Context, svc *commands.Service, args cliArgs, stdin io.Reader, out printer) error {
+	actor := commands.CLI
+	sub := ""
+	if len(args.pos) > 1 {
+		sub = args.pos[1]
+	}
+	switch args.pos[0] + " " + sub {
+	case "user add":
+		if err := need(args, 3, "user add <name> [--slack-user U…] [--channel C…]"); err != nil {
+			return err
+		}
+		res, err := svc.CreateUser(ctx, actor, commands.CreateUserInput{
+			Username: args.pos[2], SlackUserID: args.flags["slack-user"], SlackChannelID: args.flags["channel"]})
+		if err != nil {
+			return err
+		}
+		return out.createdUser(res)
+	case "user retry":
+		if err := need(args, 3, "user retry <name>"); err != nil {
+			return err
+		}
+		res, err := svc.RetryUser(ctx, actor, args.pos[2])
+		if err != nil {
+			return err
+		}
+		return out.createdUser(res)
+	case "user list":
+		users, err := svc.ListUsers(ctx, actor)
+		if err != nil {
+			return err
+		}
+		return out.users(users)
+	case "user show":
+		if err := need(args, 3, "user show <name|id>"); err != nil {
+			return err
+		}
+		d, err := svc.ShowUser(ctx, actor, args.pos[2])
+		if err != nil {
+			return err
+		}
+		return out.userDetail(d)
+	case "user disable", "user enable":
+		if err := need(args, 3, "user "+sub+" <name|id>"); err != nil {
+			return err
+		}
+		op := svc.DisableUser
+		if sub == "enable" {
+			op = svc.EnableUser
+		}
+		u, err := op(ctx, actor, args.pos[2])
+		if err != nil {
+			return err
+		}
+		return out.message(u, "user %s is %s", u.Name, u.Status)
+	case "user remove":
+		if err := need(args, 3, "user remove <name|id> [--drop-databases --yes]"); err != nil {
+			return err
+		}
+		res, err := svc.RemoveUser(ctx, actor, args.pos[2], commands.RemoveOptions{DropDatabases: args.flag("drop-databases"), Yes: args.flag("yes")})
+		if err != nil {
+			return err
+		}
+		if res.DroppedDatabases {
+			return out.message(res, "user %s removed; its databases and roles were dropped", res.User.Name)
+		}
+		return out.message(res, "user %s removed; its databases are kept (drop them with --drop-databases --yes)", res.User.Name)
+	case "cred list":
+		if err := need(args, 3, "cred list <user>"); err != nil {
+			return err
+		}
+		list, err := svc.ListCredentials(ctx, actor, args.pos[2])
+		if err != nil {
+			return err
+		}
+		return out.credentials(list)
+	case "cred set":
+		if len(args.pos) != 4 && len(args.pos) != 5 {
+			return cg.Errorf(cg.EINVALID, "usage: credential-grafana cred set <user> <key> [value|-]")
+		}
+		var value string
+		if len(args.pos) == 5 && args.pos[4] != "-" {
+			value = args.pos[4]
+		} else {
+			line, err := bufio.NewReader(stdin).ReadString('\n')
+			if err != nil && !errors.Is(err, io.EOF) {
+				return fmt.Errorf("read the value from standard input: %w", err)
+			}
+			value = strings.TrimRight(line, "\r\n")
+		}
+		c, err := svc.SetCredential(ctx, actor, args.pos[2], args.pos[3], value, commands.Upsert)
+		if err != nil {
+			return err
+		}
+		return out.message(c, "%s of %s set to %s", c.Key, args.pos[2], c.Masked)
+	case "cred delete":
+		if err := need(args, 4, "cred delete <user> <key>"); err != nil {
+			return err
+		}
+		if err := svc.DeleteCredential(ctx, actor, args.pos[2], args.pos[3]); err != nil {
+			return err
+		}
+		return out.message(map[string]string{"deleted": args.pos[3]}, "%s of %s deleted", args.pos[3], args.pos[2])
+	case "cred reveal":
+		if err := need(args, 4, "cred reveal <user> <key>"); err != nil {
+			return err
+		}
+		c, err := svc.RevealCredential(ctx, actor, args.pos[2], args.pos[3])
+		if err != nil {
+			return err
+		}
+		if out.json {
+			return out.encode(map[string]string{"key_name": c.Key, "key_value": c.Value.Reveal()})
+		}
+		fmt.Fprintln(out.w, c.Value.Reveal())
+		return nil
+	}
+	if sub == "" {
+		return cg.Errorf(cg.EINVALID, "%q needs a subcommand (see `credential-grafana help`)", args.pos[0])
+	}
+	return cg.Errorf(cg.EINVALID, "unknown command %q (see `credential-grafana help`)", args.pos[0]+" "+sub)
+}
+
+type printer struct {
+	w    io.Writer
+	json bool
+}
+
+func (p printer) encode(v any) error {
+	enc := json.NewEncoder(p.w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func (p printer) message(v any, format string, args ...any) error {
+	if p.json {
+		return p.encode(v)
+	}
+	_, err := fmt.Fprintf(p.w, format+"\n", args...)
+	return err
+}
+
+func (p printer) createdUser(res commands.CreateUserResult) error {
+	if p.json {
+		return p.encode(map[string]any{"user": res.User, "api_key": res.APIKey.Reveal(), "databases": res.Databases, "resumed": res.Resumed})
+	}
+	verb := "created"
+	if res.Resumed {
+		verb = "finished creating"
+	}
+	fmt.Fprintf(p.w, "%s user %s (id %d, %s)\n", verb, res.User.Name, res.User.ID, res.User.Status)
+	for _, k := range cg.Kinds {
+		fmt.Fprintf(p.w, "  %-7s database %s\n", k, res.Databases[k])
+	}
+	if res.APIKey != "" {
+		fmt.Fprintf(p.w, "API key (shown once, store it now): %s\n", res.APIKey.Reveal())
+	}
+	return nil
+}
+
+func (p printer) users(users []cg.User) error {
+	if p.json {
+		if users == nil {
+			users = []cg.User{}
+		}
+		return p.encode(users)
+	}
+	tw := tabwriter.NewWriter(p.w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tNAME\tSTATUS\tSLACK\tCREATED")
+	for _, u := range users {
+		status := string(u.Status)
+		if u.StatusReason != "" {
+			status += " (" + u.StatusReason + ")"
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", u.ID, u.Name, status, u.SlackUserID, u.CreatedAt.Format("2006-01-02 15:04"))
+	}
+	return tw.Flush()
+}
+
+func (p printer) userDetail(d commands.UserDetail) error {
+	if p.json {
+		return p.encode(d)
+	}
+	fmt.Fprintf(p.w, "user %s (id %d): %s\n", d.Name, d.ID, d.Status)
+	if d.StatusReason != "" {
+		fmt.Fprintf(p.w, "  reason: %s\n", d.StatusReason)
+	}
+	if d.SlackUserID != "" {
+		fmt.Fprintf(p.w, "  slack member: %s\n", d.SlackUserID)
+	}
+	return p.credentials(d.Credentials)
+}
+
+func (p printer) credentials(list []cg.Credential) error {
+	if p.json {
+		if list == nil {
+			list = []cg.Credential{}
+		}
+		return p.encode(list)
+	}
+	tw := tabwriter.NewWriter(p.w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KEY\tVALUE\tUPDATED")
+	for _, c := range list {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", c.Key, c.Masked, c.UpdatedAt.Format("2006-01-02 15:04"))
+	}
+	return tw.Flush()
+}
+
+var generatedLine = regexp.MustCompile(`(?m)^(CREDENTIALS_KEY|ADMIN_API_TOKEN)=.*$`)
+
+// initEnv writes envFile from .env.example with a fresh CREDENTIALS_KEY and
+// ADMIN_API_TOKEN, unless it exists.
+func initEnv(envFile string, stdout, stderr io.Writer) int {
+	if _, err := os.Stat(envFile); err == nil {
+		fmt.Fprintf(stdout, "%s exists; leaving it as it is\n", envFile)
+		return 0
+	}
+	text := generatedLine.ReplaceAllStringFunc(envExample, func(line string) string {
+		name, _, _ := strings.Cut(line, "=")
+		n := 32
+		b := make([]byte, n)
+		_, _ = rand.Read(b)
+		if name == "ADMIN_API_TOKEN" {
+			return name + "=" + base64.RawURLEncoding.EncodeToString(b)
+		}
+		return name + "=" + base64.StdEncoding.EncodeToString(b)
+	})
+	if err := os.WriteFile(envFile, []byte(text), 0o600); err != nil {
+		return fail(stderr, fmt.Errorf("write %s: %w", envFile, err))
+	}
+	fmt.Fprintf(stdout, "wrote %s from .env.example with a fresh CREDENTIALS_KEY and ADMIN_API_TOKEN.\n"+
+		"Keep CREDENTIALS_KEY safe: if it is lost, the secrets stored with it cannot be read again.\n"+
+		"Set GRAFANA_* and SLACK_* there to switch those parts on.\n", envFile)
+	return 0
+}

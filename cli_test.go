@@ -1,0 +1,146 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"credential-grafana/cg"
+	"credential-grafana/db"
+	"credential-grafana/db/dbtest"
+)
+
+// cliEnv writes an env file for a fresh master database and returns a function that
+// runs the CLI with it.
+func cliEnv(t *testing.T) (string, func(stdin string, args ...string) (int, string, string)) {
+	t.Helper()
+	name := dbtest.UniqueName("cgcli_")
+	t.Cleanup(func() { dbtest.DropDatabase(t, name) })
+	envFile := filepath.Join(t.TempDir(), ".env")
+	content := fmt.Sprintf("CREDENTIALS_KEY=%s\nDATABASE_URL=%s\nADMIN_API_TOKEN=%s\nLOG_FORMAT=json\n",
+		testKey, dbtest.URLFor(name), strings.Repeat("t", 32))
+	if err := os.WriteFile(envFile, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return envFile, func(stdin string, args ...string) (int, string, string) {
+		var out, errOut bytes.Buffer
+		code := run(context.Background(), append(args, "--env-file", envFile), strings.NewReader(stdin), &out, &errOut)
+		return code, out.String(), errOut.String()
+	}
+}
+
+func TestCLIManagesUsersAndCredentials(t *testing.T) {
+	_, cli := cliEnv(t)
+	user := dbtest.UniqueName("cli")
+	t.Cleanup(func() {
+		for _, k := range cg.Kinds {
+			dbtest.DropDatabase(t, k.DatabaseName(user))
+		}
+		dbtest.DropRole(t, db.ViewerRole(user))
+		dbtest.DropRole(t, db.OwnerRole(user))
+	})
+
+	code, out, errOut := cli("", "user", "add", user)
+	if code != 0 || !strings.Contains(out, "created user "+user) || !strings.Contains(out, "API key (shown once") {
+		t.Fatalf("user add: %d\n%s\n%s", code, out, errOut)
+	}
+	if code, _, errOut = cli("", "user", "add", "Bad Name"); code != 2 || !strings.Contains(errOut, `use "bad-name"`) {
+		t.Fatalf("bad name: %d %s", code, errOut)
+	}
+	if code, _, errOut = cli("", "user", "add", user); code != 1 || !strings.Contains(errOut, "already exists") {
+		t.Fatalf("duplicate: %d %s", code, errOut)
+	}
+	secret := "xoxb-42-" + strings.Repeat("q", 24)
+	if code, out, errOut = cli(secret+"\n", "cred", "set", user, "Slack_Bot_Token"); code != 0 || !strings.Contains(out, "xoxb-********qqqq") {
+		t.Fatalf("cred set from stdin: %d %s %s", code, out, errOut)
+	}
+	code, out, _ = cli("", "cred", "list", user)
+	if code != 0 || strings.Contains(out, secret) || !strings.Contains(out, "slack_bot_token") {
+		t.Fatalf("cred list: %d\n%s", code, out)
+	}
+	if code, out, _ = cli("", "cred", "reveal", user, "slack_bot_token"); code != 0 || strings.TrimSpace(out) != secret {
+		t.Fatalf("cred reveal: %d %q", code, out)
+	}
+	if code, out, _ = cli("", "user", "list", "--json"); code != 0 || !strings.Contains(out, `"username": "`+user+`"`) {
+		t.Fatalf("user list --json: %d %s", code, out)
+	}
+	if code, _, errOut = cli("", "user", "remove", user, "--drop-databases"); code != 2 || !strings.Contains(errOut, "--yes") {
+		t.Fatalf("remove without --yes: %d %s", code, errOut)
+	}
+	if code, out, _ = cli("", "user", "remove", user, "--drop-databases", "--yes"); code != 0 || !strings.Contains(out, "dropped") {
+		t.Fatalf("remove: %d %s", code, out)
+	}
+	if code, _, errOut = cli("", "user", "frobnicate"); code != 2 || !strings.Contains(errOut, `unknown command "user frobnicate"`) {
+		t.Fatalf("unknown subcommand: %d %s", code, errOut)
+	}
+	if code, _, errOut = cli("", "user", "list", "--colour"); code != 2 || !strings.Contains(errOut, "unknown flag --colour") {
+		t.Fatalf("unknown flag: %d %s", code, errOut)
+	}
+}
+
+func TestInitWritesEnvWithFreshSecretsOnce(t *testing.T) {
+	envFile := filepath.Join(t.TempDir(), ".env")
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"init", "--env-file", envFile}, nil, &out, &errOut); code != 0 {
+		t.Fatalf("init: %d %s", code, errOut.String())
+	}
+	first, _ := os.ReadFile(envFile)
+	cfg, err := LoadConfig(envFile)
+	if err != nil {
+		t.Fatalf("the written .env does not load: %v", err)
+	}
+	if len(cfg.AdminAPIToken.Reveal()) < 24 || !strings.Contains(out.String(), "cannot be read again") {
+		t.Fatalf("init output: %s", out.String())
+	}
+	run(context.Background(), []string{"init", "--env-file", envFile}, nil, &out, &errOut)
+	second, _ := os.ReadFile(envFile)
+	if !bytes.Equal(first, second) {
+		t.Fatal("init overwrote an existing .env")
+	}
+}
+
+func TestServeAnswersAndShutsDownWhenCancelled(t *testing.T) {
+	envFile, _ := cliEnv(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	t.Setenv("HOST", "127.0.0.1")
+	t.Setenv("PORT", fmt.Sprint(port))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	var errOut bytes.Buffer
+	go func() { done <- run(ctx, []string{"serve", "--env-file", envFile}, nil, &bytes.Buffer{}, &errOut) }()
+	var resp *http.Response
+	for i := 0; i < 100; i++ {
+		if resp, err = http.Get(fmt.Sprintf("http://127.0.0.1:%d/readyz", port)); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("readyz: %v %v\n%s", resp, err, errOut.String())
+	}
+	resp.Body.Close()
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("serve exited %d: %s", code, errOut.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not shut down")
+	}
+	if !strings.Contains(errOut.String(), "Grafana is off") || !strings.Contains(errOut.String(), "Slack is off") {
+		t.Fatalf("serve does not say what is switched off:\n%s", errOut.String())
+	}
+}

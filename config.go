@@ -1,0 +1,306 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-playground/validator/v10"
+	"github.com/joho/godotenv"
+
+	"credential-grafana/cg"
+	"credential-grafana/db"
+)
+
+// Config is the service's whole configuration, read from the environment and an
+// optional .env file (the environment wins). Each field's tag names its variable; the
+// names of the original system are kept so an existing .env works. .env.example
+// documents each one.
+type Config struct {
+	Host string `env:"HOST" default:"0.0.0.0" validate:"required"`
+	Port int    `env:"PORT" default:"8050" validate:"min=1,max=65535"`
+
+	// The master database: DATABASE_URL, or the MASTER_DB_* parts.
+	DatabaseURL  cg.Secret `env:"DATABASE_URL" validate:"omitempty,pgurl"`
+	MasterDBHost string    `env:"MASTER_DB_HOST" default:"127.0.0.1" validate:"required"`
+	MasterDBPort int       `env:"MASTER_DB_PORT" default:"5432" validate:"min=1,max=65535"`
+	MasterDBUser string    `env:"MASTER_DB_USER" default:"postgres" validate:"required"`
+	MasterDBPass cg.Secret `env:"MASTER_DB_PASS"`
+	MasterDBName string    `env:"MASTER_DB_NAME" default:"credential_grafana" validate:"required"`
+	// USER_DB_HOST/PORT is where users' flows reach their databases, if not the master's.
+	UserDBHost    string `env:"USER_DB_HOST"`
+	UserDBPort    int    `env:"USER_DB_PORT" validate:"omitempty,min=1,max=65535"`
+	UserDBSSLMode string `env:"USER_DB_SSLMODE" default:"disable" validate:"oneof=disable require verify-ca verify-full"`
+
+	CredentialsKey         cg.Secret `env:"CREDENTIALS_KEY" validate:"required,aeskey"`
+	CredentialsKeyPrevious cg.Secret `env:"CREDENTIALS_KEY_PREVIOUS" validate:"omitempty,aeskeys"`
+	AdminAPIToken          cg.Secret `env:"ADMIN_API_TOKEN" validate:"omitempty,min=24"`
+
+	GrafanaBaseURL  string    `env:"GRAFANA_BASE_URL" validate:"omitempty,httpurl"`
+	GrafanaAPIKey   cg.Secret `env:"GRAFANA_API_KEY" validate:"omitempty,prefix=glsa_"`
+	GrafanaUser     string    `env:"GRAFANA_USER"`
+	GrafanaPassword cg.Secret `env:"GRAFANA_PASSWORD"`
+	TemplatesDir    string    `env:"TEMPLATES_DIR" validate:"omitempty,dir"`
+
+	SlackBotToken  cg.Secret `env:"SLACK_BOT_TOKEN" validate:"omitempty,prefix=xoxb-"`
+	SlackAppToken  cg.Secret `env:"SLACK_APP_TOKEN" validate:"omitempty,prefix=xapp-"`
+	SlackChannelID string    `env:"SLACK_CHANNEL_ID" validate:"omitempty,slackchannel"`
+	SlackAPIURL    string    `env:"SLACK_API_URL" validate:"omitempty,httpurl"`
+
+	GIFCaptureDir      string        `env:"GIF_CAPTURE_DIR" default:"captures" validate:"required"`
+	CaptureWidth       int           `env:"CAPTURE_WIDTH" default:"1920" validate:"min=320,max=7680"`
+	CaptureHeight      int           `env:"CAPTURE_HEIGHT" default:"1080" validate:"min=240,max=4320"`
+	CaptureFrames      int           `env:"CAPTURE_FRAMES" default:"10" validate:"min=1,max=300"`
+	CaptureFrameDelay  time.Duration `env:"CAPTURE_FRAME_DELAY" unit:"ms" default:"500" validate:"min=20ms,max=60s"`
+	CaptureTimeout     time.Duration `env:"CAPTURE_TIMEOUT" unit:"ms" default:"60000" validate:"min=1s,max=10m"`
+	CaptureConcurrency int           `env:"CAPTURE_CONCURRENCY" default:"2" validate:"min=1,max=16"`
+	ChromiumPath       string        `env:"CHROMIUM_PATH" default:"/usr/bin/chromium"`
+	GIFMaxBytes        int64         `env:"GIF_MAX_BYTES" default:"8000000" validate:"min=100000"`
+
+	DashboardScanInterval time.Duration `env:"DASHBOARD_SCAN_INTERVAL" unit:"ms" default:"60000" validate:"min=1s"`
+	ScanSchedule          string        `env:"SCAN_SCHEDULE"`
+
+	LogLevel  string `env:"LOG_LEVEL" default:"info" validate:"oneof=trace debug info warn error"`
+	LogFormat string `env:"LOG_FORMAT" default:"auto" validate:"oneof=auto console json"`
+	LogFile   string `env:"LOG_FILE"`
+}
+
+// ConfigError lists every problem with the configuration at once.
+type ConfigError struct{ Problems []string }
+
+func (e *ConfigError) Error() string {
+	return "configuration is not valid:\n  - " + strings.Join(e.Problems, "\n  - ") +
+		"\nSet these in the environment or in .env (see .env.example)."
+}
+
+// LoadConfig reads envFile (if it exists; "" skips it), then the environment, and
+// validates the result, reporting every problem at once.
+func LoadConfig(envFile string) (Config, error) {
+	env := map[string]string{}
+	if envFile != "" {
+		if m, err := godotenv.Read(envFile); err == nil {
+			env = m
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return Config{}, fmt.Errorf("read %s: %w", envFile, err)
+		}
+	}
+	for _, kv := range os.Environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			env[k] = v
+		}
+	}
+	return ParseConfig(env)
+}
+
+// ParseConfig builds and validates a Config from variables.
+func ParseConfig(env map[string]string) (Config, error) {
+	var cfg Config
+	var problems []string
+	unparsed := map[string]bool{} // fields already reported as unparsable
+	rv := reflect.ValueOf(&cfg).Elem()
+	rt := rv.Type()
+	for i := 0; i < rt.NumField(); i++ {
+		f := rt.Field(i)
+		name := f.Tag.Get("env")
+		raw, set := env[name]
+		raw = strings.TrimSpace(raw)
+		if !set || raw == "" {
+			raw = f.Tag.Get("default")
+		}
+		if raw == "" {
+			continue
+		}
+		fv := rv.Field(i)
+		switch {
+		case f.Type == reflect.TypeOf(time.Duration(0)):
+			n, err := strconv.ParseInt(raw, 10, 64)
+			if err != nil {
+				problems = append(problems, fmt.Sprintf("%s is %q: expected a whole number of milliseconds, e.g. 500", name, raw))
+				unparsed[f.Name] = true
+				continue
+			}
+			fv.SetInt(int64(time.Duration(n) * time.Millisecond))
+		case f.Type.Kind() == reflect.Int || f.Type.Kind() == reflect.Int64:
+			n, err := strconv.ParseInt(raw, 10, 64)
+			if err != nil {
+				problems = append(problems, fmt.Sprintf("%s is %q: expected a whole number", name, raw))
+				unparsed[f.Name] = true
+				continue
+			}
+			fv.SetInt(n)
+		default:
+			fv.SetString(raw)
+		}
+	}
+	if err := configValidator.Struct(cfg); err != nil {
+		var verrs validator.ValidationErrors
+		if !errors.As(err, &verrs) {
+			return cfg, err
+		}
+		for _, fe := range verrs {
+			if unparsed[fe.StructField()] {
+				continue
+			}
+			problems = append(problems, configProblem(rt, fe))
+		}
+	}
+	if cfg.GrafanaBaseURL != "" && cfg.GrafanaAPIKey == "" && (cfg.GrafanaUser == "" || cfg.GrafanaPassword == "") {
+		problems = append(problems, "GRAFANA_BASE_URL is set but neither GRAFANA_API_KEY (a service-account token, glsa_…) nor GRAFANA_USER and GRAFANA_PASSWORD are: Grafana cannot be used without one of them")
+	}
+	if cfg.SlackAppToken != "" && cfg.SlackBotToken == "" {
+		problems = append(problems, "SLACK_APP_TOKEN is set but SLACK_BOT_TOKEN is not: Socket Mode needs both (xapp-… and xoxb-…)")
+	}
+	if len(problems) > 0 {
+		return cfg, &ConfigError{Problems: problems}
+	}
+	return cfg, nil
+}
+
+var configValidator = func() *validator.Validate {
+	v := validator.New()
+	v.RegisterTagNameFunc(func(f reflect.StructField) string { return f.Name })
+	v.RegisterCustomTypeFunc(func(f reflect.Value) any { return f.Interface().(cg.Secret).Reveal() }, cg.Secret(""))
+	must := func(err error) {
+		if err != nil {
+			panic(err)
+		}
+	}
+	must(v.RegisterValidation("aeskey", func(fl validator.FieldLevel) bool {
+		_, err := db.ParseKey(fl.Field().String())
+		return err == nil
+	}))
+	must(v.RegisterValidation("aeskeys", func(fl validator.FieldLevel) bool {
+		_, err := parseKeys(fl.Field().String())
+		return err == nil
+	}))
+	must(v.RegisterValidation("pgurl", func(fl validator.FieldLevel) bool {
+		u, err := url.Parse(fl.Field().String())
+		return err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") && u.Host != ""
+	}))
+	must(v.RegisterValidation("httpurl", func(fl validator.FieldLevel) bool {
+		u, err := url.Parse(fl.Field().String())
+		return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+	}))
+	must(v.RegisterValidation("prefix", func(fl validator.FieldLevel) bool {
+		return strings.HasPrefix(fl.Field().String(), fl.Param())
+	}))
+	must(v.RegisterValidation("slackchannel", func(fl validator.FieldLevel) bool {
+		s := fl.Field().String()
+		if len(s) < 9 || !strings.ContainsRune("CGDZ", rune(s[0])) {
+			return false
+		}
+		for _, r := range s {
+			if !(r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+				return false
+			}
+		}
+		return true
+	}))
+	return v
+}()
+
+func parseKeys(s string) ([][]byte, error) {
+	var out [][]byte
+	for _, part := range strings.Split(s, ",") {
+		if strings.TrimSpace(part) == "" {
+			continue
+		}
+		k, err := db.ParseKey(part)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, k)
+	}
+	return out, nil
+}
+
+// configProblem says which variable is wrong, what it holds (never a secret's value) and
+// what is expected.
+func configProblem(rt reflect.Type, fe validator.FieldError) string {
+	f, _ := rt.FieldByName(fe.StructField())
+	name := f.Tag.Get("env")
+	holds := fmt.Sprintf("%q", fmt.Sprint(fe.Value()))
+	if f.Type == reflect.TypeOf(cg.Secret("")) {
+		holds = "a value (hidden)"
+	}
+	if f.Type == reflect.TypeOf(time.Duration(0)) {
+		holds = fmt.Sprintf("%d ms", fe.Value().(time.Duration).Milliseconds())
+	}
+	if fe.Tag() == "required" {
+		switch name {
+		case "CREDENTIALS_KEY":
+			return "CREDENTIALS_KEY is not set: expected 32 random bytes, base64-encoded (openssl rand -base64 32); `make run` writes one into a new .env"
+		}
+		return fmt.Sprintf("%s is not set: it is required", name)
+	}
+	var want string
+	switch fe.Tag() {
+	case "min", "max":
+		if f.Type == reflect.TypeOf(time.Duration(0)) {
+			want = fmt.Sprintf("%s %s", map[string]string{"min": "at least", "max": "at most"}[fe.Tag()], fe.Param())
+		} else if f.Type.Kind() == reflect.String {
+			want = fmt.Sprintf("at least %s characters", fe.Param())
+		} else {
+			want = fmt.Sprintf("%s %s", map[string]string{"min": "at least", "max": "at most"}[fe.Tag()], fe.Param())
+		}
+	case "oneof":
+		want = "one of " + strings.ReplaceAll(fe.Param(), " ", ", ")
+	case "aeskey", "aeskeys":
+		want = "32 random bytes, base64- or hex-encoded (openssl rand -base64 32)" + map[bool]string{true: ", comma-separated", false: ""}[fe.Tag() == "aeskeys"]
+	case "pgurl":
+		want = "a postgres:// URL such as postgres://user:pass@127.0.0.1:5432/credential_grafana"
+	case "httpurl":
+		want = "an http:// or https:// URL"
+	case "prefix":
+		want = fmt.Sprintf("a value starting with %q", fe.Param())
+	case "slackchannel":
+		want = "a channel ID like C012AB3CD4E (not a #name)"
+	case "dir":
+		want = "an existing directory"
+	default:
+		want = fe.Tag()
+	}
+	return fmt.Sprintf("%s is %s: expected %s", name, holds, want)
+}
+
+// MasterURL is the master database's URL, from DATABASE_URL or the MASTER_DB_* parts.
+func (c Config) MasterURL() string {
+	if c.DatabaseURL != "" {
+		return c.DatabaseURL.Reveal()
+	}
+	u := url.URL{
+		Scheme: "postgres",
+		Host:   c.MasterDBHost + ":" + strconv.Itoa(c.MasterDBPort),
+		Path:   "/" + c.MasterDBName,
+	}
+	if c.MasterDBPass != "" {
+		u.User = url.UserPassword(c.MasterDBUser, c.MasterDBPass.Reveal())
+	} else {
+		u.User = url.User(c.MasterDBUser)
+	}
+	q := url.Values{}
+	q.Set("sslmode", "prefer")
+	if c.MasterDBHost == "127.0.0.1" || c.MasterDBHost == "localhost" {
+		q.Set("sslmode", "disable")
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// Cipher builds the credentials cipher from CREDENTIALS_KEY and CREDENTIALS_KEY_PREVIOUS.
+func (c Config) Cipher() (*db.Cipher, error) {
+	cur, err := db.ParseKey(c.CredentialsKey.Reveal())
+	if err != nil {
+		return nil, fmt.Errorf("CREDENTIALS_KEY: %w", err)
+	}
+	prev, err := parseKeys(c.CredentialsKeyPrevious.Reveal())
+	if err != nil {
+		return nil, fmt.Errorf("CREDENTIALS_KEY_PREVIOUS: %w", err)
+	}
+	return db.NewCipher(cur, prev...)
+}

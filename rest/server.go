@@ -1,0 +1,282 @@
+package rest
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
+
+	"credential-grafana/cg"
+	"credential-grafana/commands"
+)
+
+// Check is one readiness check: Name shows in /readyz, Run returns nil when healthy.
+// Optional checks report their state but do not make the service unready.
+type Check struct {
+	Name     string
+	Optional bool
+	Run      func(ctx context.Context) error
+}
+
+// Config is what the REST server needs.
+type Config struct {
+	Service *commands.Service
+	// AdminToken may do everything. Empty disables administrator access over REST.
+	AdminToken cg.Secret
+	// MaxBodyBytes bounds request bodies. Defaults to 64 KiB.
+	MaxBodyBytes int64
+	// Checks run on /readyz; the master database's check is always first.
+	Checks []Check
+	// Registry serves /metrics. Defaults to a new registry with Go and process collectors.
+	Registry *prometheus.Registry
+	Logger   zerolog.Logger
+}
+
+// Server is the REST API as an http.Handler.
+type Server struct {
+	cfg Config
+	mux *http.ServeMux
+	log zerolog.Logger
+}
+
+// New returns the REST handler.
+func New(cfg Config) *Server {
+	if cfg.MaxBodyBytes == 0 {
+		cfg.MaxBodyBytes = 64 << 10
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+		cfg.Registry.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger}
+	s.routes()
+	return s
+}
+
+func (s *Server) routes() {
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	s.mux.HandleFunc("GET /readyz", s.readyz)
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{}))
+
+	s.mux.HandleFunc("POST /api/v1/users", s.auth(s.createUser))
+	s.mux.HandleFunc("GET /api/v1/users", s.auth(s.listUsers))
+	s.mux.HandleFunc("GET /api/v1/users/{id}", s.auth(s.showUser))
+	s.mux.HandleFunc("DELETE /api/v1/users/{id}", s.auth(s.removeUser))
+	s.mux.HandleFunc("POST /api/v1/users/{id}/retry", s.auth(s.retryUser))
+	s.mux.HandleFunc("POST /api/v1/users/{id}/disable", s.auth(s.disableUser))
+	s.mux.HandleFunc("POST /api/v1/users/{id}/enable", s.auth(s.enableUser))
+	s.mux.HandleFunc("GET /api/v1/users/{id}/credentials", s.auth(s.listCredentials))
+	s.mux.HandleFunc("POST /api/v1/users/{id}/credentials", s.auth(s.createCredential))
+	s.mux.HandleFunc("PUT /api/v1/users/{id}/credentials/{key}", s.auth(s.updateCredential))
+	s.mux.HandleFunc("DELETE /api/v1/users/{id}/credentials/{key}", s.auth(s.deleteCredential))
+	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, cg.Errorf(cg.ENOTFOUND, "no such endpoint: %s %s (see the README's REST reference)", r.Method, r.URL.Path))
+	})
+}
+
+// ServeHTTP implements http.Handler, logging each request without its headers or body.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	s.mux.ServeHTTP(rec, r)
+	if r.URL.Path == "/healthz" || r.URL.Path == "/metrics" {
+		return
+	}
+	s.log.Info().Str("method", r.Method).Str("path", r.URL.Path).Int("status", rec.status).
+		Dur("duration", time.Since(start)).Msg("http request")
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+type handler func(w http.ResponseWriter, r *http.Request, actor commands.Actor) error
+
+// auth authenticates the bearer token and runs h; an error h returns is written as JSON.
+func (s *Server) auth(h handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		actor, err := s.authenticate(r)
+		if err == nil {
+			r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+			err = h(w, r, actor)
+		}
+		if err != nil {
+			s.fail(w, r, err)
+		}
+	}
+}
+
+func (s *Server) authenticate(r *http.Request) (commands.Actor, error) {
+	h := r.Header.Get("Authorization")
+	token, ok := strings.CutPrefix(h, "Bearer ")
+	token = strings.TrimSpace(token)
+	if !ok || token == "" {
+		return commands.Actor{}, cg.Errorf(cg.EUNAUTHORIZED, "missing bearer token: send `Authorization: Bearer <ADMIN_API_TOKEN or the user's API key>`")
+	}
+	if admin := s.cfg.AdminToken.Reveal(); admin != "" && subtle.ConstantTimeCompare([]byte(token), []byte(admin)) == 1 {
+		return commands.Actor{Name: "rest:admin", Admin: true}, nil
+	}
+	return s.cfg.Service.Authenticate(r.Context(), token)
+}
+
+// fail writes err as JSON. Internal errors are logged with an id the user can quote;
+// the user sees only "internal error" and that id.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var maxErr *http.MaxBytesError
+	if errors.As(err, &maxErr) {
+		err = cg.Errorf(cg.ETOOLARGE, "request body is larger than %d bytes", maxErr.Limit)
+	}
+	if cg.ErrorCode(err) == cg.EINTERNAL {
+		id := errorID()
+		s.log.Error().Err(err).Str("error_id", id).Str("method", r.Method).Str("path", r.URL.Path).Msg("internal error")
+		err = cg.Errorf(cg.EINTERNAL, "internal error (id %s): the administrator can find it in the log", id)
+	}
+	writeError(w, err)
+}
+
+func errorID() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+var statusOf = map[string]int{
+	cg.EINVALID:      http.StatusBadRequest,
+	cg.ENOTFOUND:     http.StatusNotFound,
+	cg.ECONFLICT:     http.StatusConflict,
+	cg.EUNAUTHORIZED: http.StatusUnauthorized,
+	cg.EFORBIDDEN:    http.StatusForbidden,
+	cg.ETOOLARGE:     http.StatusRequestEntityTooLarge,
+	cg.EUNAVAILABLE:  http.StatusServiceUnavailable,
+	cg.EINTERNAL:     http.StatusInternalServerError,
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	code := cg.ErrorCode(err)
+	status := statusOf[code]
+	var ue *unprocessableError
+	if errors.As(err, &ue) {
+		status = http.StatusUnprocessableEntity
+	}
+	if status == 0 {
+		status = http.StatusInternalServerError
+	}
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="credential-grafana"`)
+	}
+	writeJSON(w, status, map[string]any{"error": map[string]string{"code": code, "message": cg.ErrorMessage(err)}})
+}
+
+// unprocessableError marks a validation failure of a well-formed body (422) apart from
+// a malformed request (400).
+type unprocessableError struct{ err *cg.Error }
+
+func (e *unprocessableError) Error() string { return e.err.Error() }
+func (e *unprocessableError) Unwrap() error { return e.err }
+
+// invalidInput marks an EINVALID error from validating a well-formed body as 422.
+func invalidInput(err error) error {
+	var ce *cg.Error
+	if errors.As(err, &ce) && ce.Code == cg.EINVALID {
+		return &unprocessableError{ce}
+	}
+	return err
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// decode reads a JSON object into v, refusing unknown fields, trailing data and bodies
+// over the limit with messages that say what was wrong.
+func decode(r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		return cg.Errorf(cg.EINVALID, "Content-Type is %q: send application/json", ct)
+	}
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var maxErr *http.MaxBytesError
+		var syntaxErr *json.SyntaxError
+		var typeErr *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &maxErr):
+			return cg.Errorf(cg.ETOOLARGE, "request body is larger than %d bytes", maxErr.Limit)
+		case errors.Is(err, io.EOF):
+			return cg.Errorf(cg.EINVALID, "request body is empty: send a JSON object")
+		case errors.As(err, &syntaxErr):
+			return cg.Errorf(cg.EINVALID, "request body is not valid JSON (at byte %d): %v", syntaxErr.Offset, err)
+		case errors.As(err, &typeErr):
+			return cg.Errorf(cg.EINVALID, "field %q must be a %s", typeErr.Field, typeErr.Type)
+		case strings.HasPrefix(err.Error(), "json: unknown field"):
+			return cg.Errorf(cg.EINVALID, "request body has an %s", strings.TrimPrefix(err.Error(), "json: "))
+		default:
+			return cg.Errorf(cg.EINVALID, "request body is not valid JSON: %v", err)
+		}
+	}
+	if dec.More() {
+		return cg.Errorf(cg.EINVALID, "request body has data after the JSON object")
+	}
+	return nil
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	checks := append([]Check{{Name: "database", Run: s.cfg.Service.Ping}}, s.cfg.Checks...)
+	out := map[string]any{}
+	ready := true
+	for _, c := range checks {
+		if err := c.Run(ctx); err != nil {
+			out[c.Name] = map[string]any{"ok": false, "optional": c.Optional, "error": cg.ErrorMessage(err)}
+			if cg.ErrorCode(err) == cg.EINTERNAL {
+				out[c.Name].(map[string]any)["error"] = err.Error()
+			}
+			ready = ready && c.Optional
+			continue
+		}
+		out[c.Name] = map[string]any{"ok": true}
+	}
+	status := http.StatusOK
+	if !ready {
+		status = http.StatusServiceUnavailable
+	}
+	writeJSON(w, status, map[string]any{"ready": ready, "checks": out})
+}
+
+func boolQuery(r *http.Request, name string) (bool, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, cg.Errorf(cg.EINVALID, "query parameter %s is %q: expected true or false", name, v)
+	}
+	return b, nil
+}
