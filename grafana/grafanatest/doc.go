@@ -1,0 +1,48 @@
+// Package grafanatest is a fake Grafana for tests: an httptest server that speaks the
+// parts of Grafana's HTTP API the service uses, with Grafana's status codes and bodies,
+// and really runs SQL against PostgreSQL. It also makes realistic run tables
+// (CreateRunTable) and knows their key figures (ExpectedFigures).
+//
+// API: GET /api/health (no auth); folders (POST, GET, DELETE /api/folders/:uid, which
+// deletes the folder's dashboards; 409 on a duplicate uid); data sources (POST, GET, PUT,
+// DELETE /api/datasources/uid/:uid; 409 {"message":"data source with the same name
+// already exists"} on a duplicate name or uid; GET …/health really connects with the
+// data source's settings and answers 200 {"status":"OK"} or 400 {"status":"ERROR"});
+// POST /api/dashboards/db (overwrite; 412 version-mismatch and name-exists; 400 on a bad
+// uid or an empty title); GET/DELETE /api/dashboards/uid/:uid; GET /api/search; and
+// POST /api/ds/query, which runs each query's rawSql as sent (Grafana's frontend
+// interpolates variables before sending; so does the page below, and
+// grafana.InterpolateSQL in Go) against PostgreSQL with that data source's url, user,
+// secureJsonData.password and jsonData.database, answering with data frames
+// (results[refId].frames[].schema.fields and data.values) or, for a SQL error,
+// results[refId].error with status 400 and an HTTP 400, as Grafana does.
+//
+// Auth: every path but /api/health and /login needs the Bearer token (Server.Token),
+// the admin's Basic credentials or the session cookie set by an authenticated page
+// load. Without them the API answers 401 {"message":"Unauthorized","messageId":
+// "auth.unauthorized"} (a wrong token: "api-key.invalid"), and a page load is a 302 to
+// /login.
+//
+// The page /d/<uid>/<slug>?var-<name>=…&kiosk&_dash.hideVariables&theme=dark|light
+// behaves like Grafana's: its script resolves query variables that the URL does not
+// set (their first value, or the saved current one), interpolates them into each
+// panel's rawSql, runs each panel's queries with one POST /api/ds/query (sending
+// X-Grafana-Org-Id when the URL has orgId), and draws the result: stat values large,
+// tables as HTML tables, bar charts, histograms, pies and XY charts as SVG.
+// window.__grafanaRunningQueryCount is incremented before each request to
+// /api/ds/query and decremented when its answer has been read.
+//
+// Panel DOM contract (the same selectors as Grafana 11/12, which the capture relies
+// on):
+//
+//   - each panel is a <section data-testid="data-testid Panel header <title>"> whose
+//     header holds the title in an <h2>, and whose body is
+//     <div data-testid="data-testid panel content">;
+//   - a panel whose query failed also contains
+//     <button data-testid="data-testid Panel status error" aria-label="status"
+//     title="<error message>">. Real Grafana puts the message in a tooltip shown on
+//     hover, not in a title attribute; the fake also prints it in the panel body;
+//   - a panel without rows shows "No data", as Grafana does;
+//   - when every panel has drawn, <body> gets data-cg-done="true" (the fake's own
+//     marker; real Grafana has none).
+package grafanatest
