@@ -20,31 +20,9 @@ var ErrPanelQuery = errors.New("grafana: panel query failed")
 // Grafana's message; a table with no rows gives no steps and no error.
 func (c *Client) CheckDashboard(ctx context.Context, d Dashboard, kind cg.Kind) ([]string, error) {
 	step := kind.StepVariable()
-	var steps []string
-	found := false
-	for _, v := range d.Variables() {
-		if v.Name != step {
-			continue
-		}
-		found = true
-		resp, err := c.Query(ctx, QueryRequest{Queries: []Query{{RefID: "A", DataSource: DataSourceRef{Type: PostgresType, UID: v.DataSourceUID}, RawSQL: v.Query}}})
-		if err != nil {
-			return nil, fmt.Errorf("check dashboard %s: %w", d.UID(), err)
-		}
-		res := resp.Results["A"]
-		if res.Error != "" {
-			return nil, fmt.Errorf("check dashboard %s: variable $%s: %s: %w", d.UID(), step, res.Error, ErrPanelQuery)
-		}
-		for _, f := range res.Frames {
-			if len(f.Data.Values) > 0 {
-				for _, val := range f.Data.Values[0] {
-					steps = append(steps, fmt.Sprint(val))
-				}
-			}
-		}
-	}
-	if !found {
-		return nil, fmt.Errorf("check dashboard %s: no variable $%s", d.UID(), step)
+	steps, err := c.VariableValues(ctx, d, step)
+	if err != nil {
+		return nil, err
 	}
 	vars := map[string]string{}
 	if len(steps) > 0 {
@@ -77,4 +55,33 @@ func (c *Client) CheckDashboard(ctx context.Context, d Dashboard, kind cg.Kind) 
 		return steps, fmt.Errorf("check dashboard %s: %w: %w", d.UID(), errors.Join(errs...), ErrPanelQuery)
 	}
 	return steps, nil
+}
+
+// VariableValues runs the query of the dashboard's variable name through Grafana and
+// returns its values in order, as the variable's drop-down would list them. A query that
+// fails gives an error matching ErrPanelQuery.
+func (c *Client) VariableValues(ctx context.Context, d Dashboard, name string) ([]string, error) {
+	for _, v := range d.Variables() {
+		if v.Name != name {
+			continue
+		}
+		resp, err := c.Query(ctx, QueryRequest{Queries: []Query{{RefID: "A", DataSource: DataSourceRef{Type: PostgresType, UID: v.DataSourceUID}, RawSQL: v.Query}}})
+		if err != nil {
+			return nil, fmt.Errorf("check dashboard %s: %w", d.UID(), err)
+		}
+		res := resp.Results["A"]
+		if res.Error != "" {
+			return nil, fmt.Errorf("check dashboard %s: variable $%s: %s: %w", d.UID(), name, res.Error, ErrPanelQuery)
+		}
+		var values []string
+		for _, f := range res.Frames {
+			if len(f.Data.Values) > 0 {
+				for _, val := range f.Data.Values[0] {
+					values = append(values, fmt.Sprint(val))
+				}
+			}
+		}
+		return values, nil
+	}
+	return nil, fmt.Errorf("check dashboard %s: no variable $%s", d.UID(), name)
 }
