@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivermigrate"
 )
 
 //go:embed migrations/*.sql
@@ -46,9 +48,9 @@ func Migrations() ([]Migration, error) {
 	return out, nil
 }
 
-// Migrate applies the migrations not yet applied, each in its own transaction, under an
-// advisory lock so that two processes starting at once apply each migration once.
-// It returns the names of the migrations it applied.
+// Migrate applies the migrations not yet applied, each in its own transaction, then
+// River's (the job queue's), all under an advisory lock so that two processes starting
+// at once apply each migration once. It returns the names of the migrations it applied.
 func (d *DB) Migrate(ctx context.Context) ([]string, error) {
 	migrations, err := Migrations()
 	if err != nil {
@@ -96,6 +98,17 @@ func (d *DB) Migrate(ctx context.Context) ([]string, error) {
 			return done, fmt.Errorf("migrate: apply %s: %w", m.Name, err)
 		}
 		done = append(done, m.Name)
+	}
+	migrator, err := rivermigrate.New(riverpgxv5.New(d.Pool), nil)
+	if err != nil {
+		return done, fmt.Errorf("migrate job queue: %w", err)
+	}
+	res, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil)
+	if err != nil {
+		return done, fmt.Errorf("migrate job queue: %w", err)
+	}
+	for _, v := range res.Versions {
+		done = append(done, fmt.Sprintf("river_%03d", v.Version))
 	}
 	return done, nil
 }

@@ -1,0 +1,216 @@
+package db
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"credential-grafana/cg"
+)
+
+// Dashboards is the repository of run-table records: one per table found, carrying the
+// pipeline's state (dashboard, GIF, Slack post) so that a restart resumes where it was.
+type Dashboards struct{ db *DB }
+
+// Dashboards returns the dashboards repository.
+func (d *DB) Dashboards() Dashboards { return Dashboards{d} }
+
+const dashboardColumns = `id, user_id, kind, table_name, dashboard_uid, dashboard_url, local_snapshot_url, state,
+	step, last_error, reason, slack_file_id, posting_started_at, slack_sent_at, created_at, updated_at`
+
+func scanDashboard(row pgx.Row) (cg.Dashboard, error) {
+	var d cg.Dashboard
+	var kind, state string
+	err := row.Scan(&d.ID, &d.UserID, &kind, &d.TableName, &d.UID, &d.URL, &d.LocalSnapshotURL, &state,
+		&d.Step, &d.LastError, &d.Reason, &d.SlackFileID, &d.PostingStartedAt, &d.SlackSentAt, &d.CreatedAt, &d.UpdatedAt)
+	d.Kind, d.State = cg.Kind(kind), cg.DashboardState(state)
+	return d, err
+}
+
+// Known returns, per kind, the names of the user's tables that are already recorded.
+func (r Dashboards) Known(ctx context.Context, userID int64) (map[cg.Kind][]string, error) {
+	rows, err := r.db.Pool.Query(ctx, "SELECT kind, table_name FROM dashboards WHERE user_id = $1", userID)
+	if err != nil {
+		return nil, fmt.Errorf("list recorded tables of user %d: %w", userID, err)
+	}
+	defer rows.Close()
+	out := map[cg.Kind][]string{}
+	for rows.Next() {
+		var kind, table string
+		if err := rows.Scan(&kind, &table); err != nil {
+			return nil, err
+		}
+		out[cg.Kind(kind)] = append(out[cg.Kind(kind)], table)
+	}
+	return out, rows.Err()
+}
+
+// Record adds a newly found table in the given state (pending, or incompatible with its
+// reason), inside tx so that the job that follows it is enqueued atomically with it. It
+// reports whether the record is new: a table recorded before (by another replica, or an
+// earlier scan) is left as it is.
+func (r Dashboards) Record(ctx context.Context, tx pgx.Tx, d cg.Dashboard) (cg.Dashboard, bool, error) {
+	out, err := scanDashboard(tx.QueryRow(ctx, `
+		INSERT INTO dashboards (user_id, kind, table_name, dashboard_uid, state, reason)
+		VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (user_id, kind, table_name) DO NOTHING
+		RETURNING `+dashboardColumns, d.UserID, string(d.Kind), d.TableName, d.UID, string(d.State), d.Reason))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return cg.Dashboard{}, false, nil
+	}
+	if err != nil {
+		return cg.Dashboard{}, false, fmt.Errorf("record table %q: %w", d.TableName, err)
+	}
+	return out, true, nil
+}
+
+// Get returns one record. Returns cg.ENOTFOUND if there is none.
+func (r Dashboards) Get(ctx context.Context, id int64) (cg.Dashboard, error) {
+	return r.one(ctx, "id = $1", id)
+}
+
+// ByUID returns the record of a dashboard UID. Returns cg.ENOTFOUND if there is none.
+func (r Dashboards) ByUID(ctx context.Context, uid string) (cg.Dashboard, error) {
+	return r.one(ctx, "dashboard_uid = $1", uid)
+}
+
+func (r Dashboards) one(ctx context.Context, where string, arg any) (cg.Dashboard, error) {
+	d, err := scanDashboard(r.db.Pool.QueryRow(ctx, "SELECT "+dashboardColumns+" FROM dashboards WHERE "+where, arg))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return d, cg.Errorf(cg.ENOTFOUND, "no dashboard %v", arg)
+	}
+	if err != nil {
+		return d, fmt.Errorf("read dashboard: %w", err)
+	}
+	return d, nil
+}
+
+// List returns a user's records, newest first; kind "" means every kind.
+func (r Dashboards) List(ctx context.Context, userID int64, kind cg.Kind, limit int) ([]cg.Dashboard, error) {
+	rows, err := r.db.Pool.Query(ctx, "SELECT "+dashboardColumns+` FROM dashboards
+		WHERE user_id = $1 AND ($2 = '' OR kind = $2) ORDER BY id DESC LIMIT $3`, userID, string(kind), limit)
+	if err != nil {
+		return nil, fmt.Errorf("list dashboards of user %d: %w", userID, err)
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (cg.Dashboard, error) { return scanDashboard(row) })
+}
+
+// CountByState counts records per state, for status and metrics.
+func (r Dashboards) CountByState(ctx context.Context) (map[cg.DashboardState]int, error) {
+	rows, err := r.db.Pool.Query(ctx, "SELECT state, count(*) FROM dashboards GROUP BY state")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[cg.DashboardState]int{}
+	for rows.Next() {
+		var s string
+		var n int
+		if err := rows.Scan(&s, &n); err != nil {
+			return nil, err
+		}
+		out[cg.DashboardState(s)] = n
+	}
+	return out, rows.Err()
+}
+
+func (r Dashboards) exec(ctx context.Context, what string, sql string, args ...any) error {
+	if _, err := r.db.Pool.Exec(ctx, sql, args...); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
+}
+
+// MarkCreated records the dashboard's URL once Grafana has it.
+func (r Dashboards) MarkCreated(ctx context.Context, id int64, url string) error {
+	return r.exec(ctx, "mark dashboard created", `UPDATE dashboards SET dashboard_url = $2, step = 'dashboard',
+		state = CASE WHEN state IN ('pending', 'failed') THEN 'created' ELSE state END,
+		last_error = '', updated_at = now() WHERE id = $1`, id, url)
+}
+
+// MarkCaptured records the GIF's path.
+func (r Dashboards) MarkCaptured(ctx context.Context, id int64, path string) error {
+	return r.exec(ctx, "mark dashboard captured", `UPDATE dashboards SET local_snapshot_url = $2, step = 'capture',
+		state = CASE WHEN state IN ('created', 'failed') THEN 'captured' ELSE state END,
+		last_error = '', updated_at = now() WHERE id = $1`, id, path)
+}
+
+// BeginPosting is the once-only guard of the Slack post: it moves a captured record to
+// "posting", stamped with the time and channel, and reports whether it did. A record
+// found already "posting" was left by a crash between upload and MarkPosted: the caller
+// must look in the channel before posting again. Posted and muted records are refused.
+func (r Dashboards) BeginPosting(ctx context.Context, id int64, channel string) (cg.Dashboard, bool, error) {
+	d, err := scanDashboard(r.db.Pool.QueryRow(ctx, `UPDATE dashboards
+		SET state = 'posting', step = 'post', posting_started_at = now(), slack_channel_id = $2, updated_at = now()
+		WHERE id = $1 AND state IN ('captured', 'failed') AND slack_sent_at IS NULL
+		RETURNING `+dashboardColumns, id, channel))
+	if errors.Is(err, pgx.ErrNoRows) {
+		d, err = r.Get(ctx, id)
+		return d, false, err
+	}
+	return d, err == nil, err
+}
+
+// MarkPosted records the post: the Slack file and the time.
+func (r Dashboards) MarkPosted(ctx context.Context, id int64, fileID string, at time.Time) error {
+	return r.exec(ctx, "mark dashboard posted", `UPDATE dashboards SET state = 'posted', step = 'post', slack_file_id = $2,
+		slack_sent_at = $3, last_error = '', updated_at = now() WHERE id = $1`, id, fileID, at)
+}
+
+// MarkError records a step's error without changing the state, for a retry to come.
+func (r Dashboards) MarkError(ctx context.Context, id int64, step, msg string) error {
+	return r.exec(ctx, "record dashboard error", `UPDATE dashboards SET step = $2, last_error = $3, attempts = attempts + 1,
+		updated_at = now() WHERE id = $1`, id, step, msg)
+}
+
+// MarkFailed records that a step gave up: the record waits for a person (recapture).
+func (r Dashboards) MarkFailed(ctx context.Context, id int64, step, msg string) error {
+	return r.exec(ctx, "mark dashboard failed", `UPDATE dashboards SET state = 'failed', step = $2, last_error = $3,
+		updated_at = now() WHERE id = $1 AND state NOT IN ('posted', 'muted')`, id, step, msg)
+}
+
+// SetState forces a record's state (recapture, mute).
+func (r Dashboards) SetState(ctx context.Context, id int64, state cg.DashboardState) error {
+	return r.exec(ctx, "set dashboard state", `UPDATE dashboards SET state = $2, updated_at = now() WHERE id = $1`, id, string(state))
+}
+
+// Design returns the design a record's table names (empty when it says none).
+func (r Dashboards) Design(ctx context.Context, id int64) (string, error) {
+	var design string
+	err := r.db.Pool.QueryRow(ctx, "SELECT design FROM dashboards WHERE id = $1", id).Scan(&design)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", cg.Errorf(cg.ENOTFOUND, "no dashboard %d", id)
+	}
+	return design, err
+}
+
+// Mute stops posts of a design's further runs.
+func (r Dashboards) Mute(ctx context.Context, userID int64, kind cg.Kind, design, by string) error {
+	return r.exec(ctx, "mute design", `INSERT INTO muted_designs (user_id, kind, design, muted_by) VALUES ($1, $2, $3, $4)
+		ON CONFLICT DO NOTHING`, userID, string(kind), design, by)
+}
+
+// Unmute undoes Mute.
+func (r Dashboards) Unmute(ctx context.Context, userID int64, kind cg.Kind, design string) error {
+	return r.exec(ctx, "unmute design", "DELETE FROM muted_designs WHERE user_id = $1 AND kind = $2 AND design = $3", userID, string(kind), design)
+}
+
+// Muted reports whether a design's posts are muted.
+func (r Dashboards) Muted(ctx context.Context, userID int64, kind cg.Kind, design string) (bool, error) {
+	var muted bool
+	err := r.db.Pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM muted_designs WHERE user_id = $1 AND kind = $2 AND design = $3)",
+		userID, string(kind), design).Scan(&muted)
+	return muted, err
+}
+
+// Failed returns the newest failed records.
+func (r Dashboards) Failed(ctx context.Context, limit int) ([]cg.Dashboard, error) {
+	rows, err := r.db.Pool.Query(ctx, "SELECT "+dashboardColumns+" FROM dashboards WHERE state = 'failed' ORDER BY updated_at DESC LIMIT $1", limit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (cg.Dashboard, error) { return scanDashboard(row) })
+}

@@ -1,0 +1,11 @@
+// Package scheduler runs the product's main job: robfig/cron triggers the scan of every
+// active user's three databases for new run tables, and each new table goes through a
+// durable pipeline (River jobs on the master database): create its Grafana dashboard,
+// record its GIF, post it to Slack. Every step's state lives on the table's record in
+// the master database, so a restart resumes where it was and a table gets one dashboard
+// and one post, even with several replicas.
+//
+// The scheduler orchestrates the db, grafana and capture adapters; Slack it reaches
+// only through the Notifier interface declared here, which main fills with the one from
+// package bot.
+package scheduler

@@ -1,0 +1,563 @@
+package scheduler
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
+	"github.com/rs/zerolog"
+
+	"credential-grafana/capture"
+	"credential-grafana/cg"
+	"credential-grafana/db"
+	"credential-grafana/grafana"
+)
+
+// The pipeline's steps, as they appear on a record's step and in metrics.
+const (
+	StepDashboard = "dashboard"
+	StepCapture   = "capture"
+	StepPost      = "post"
+)
+
+// BuildArgs is the job that creates a table's Grafana dashboard.
+type BuildArgs struct {
+	DashboardID int64 `json:"dashboard_id"`
+}
+
+// Kind implements river.JobArgs.
+func (BuildArgs) Kind() string { return "build_dashboard" }
+
+// RecordArgs is the job that records a dashboard's GIF. Generation tells a recapture
+// apart from the first recording, so it is not taken for a duplicate.
+type RecordArgs struct {
+	DashboardID int64    `json:"dashboard_id"`
+	StepValues  []string `json:"step_values"`
+	Generation  int      `json:"generation"`
+}
+
+// Kind implements river.JobArgs.
+func (RecordArgs) Kind() string { return "record_gif" }
+
+// PostArgs is the job that posts a recorded dashboard to Slack.
+type PostArgs struct {
+	DashboardID int64 `json:"dashboard_id"`
+	Generation  int   `json:"generation"`
+}
+
+// Kind implements river.JobArgs.
+func (PostArgs) Kind() string { return "post_slack" }
+
+// PipelineConfig configures the pipeline. Nil Browser or Notifier switch those steps
+// off: the pipeline then stops before them and says why on the record.
+type PipelineConfig struct {
+	DB     *db.DB
+	Cipher *db.Cipher
+	// Grafana is the service's Grafana; a user whose credentials name their own
+	// grafana_url and grafana_api_key uses theirs. Empty BaseURL: Grafana is off.
+	Grafana   grafana.Config
+	Templates *grafana.Templates
+	// Theme of the recorded dashboards: "dark" or "light". Defaults to "dark".
+	Theme string
+
+	Browser *capture.Browser
+	// Frames and FrameDelay shape a timed recording (a dashboard without step values).
+	Frames     int
+	FrameDelay time.Duration
+
+	Notifier     Notifier
+	SlackToken   cg.Secret // the service's bot token
+	SlackChannel string    // the service's default channel
+
+	// Workers bounds the dashboard and post jobs worked at once. Defaults to 4.
+	Workers int
+	// RecordWorkers bounds the recordings at once. Defaults to 2.
+	RecordWorkers int
+	// RetryBase is the first retry's delay; each retry doubles it, with jitter, up to
+	// 10 minutes. Defaults to 5 seconds.
+	RetryBase time.Duration
+	// MaxAttempts of each job. Defaults to 12 (about two hours of retries).
+	MaxAttempts int
+	// JobTimeout bounds one run of a job. Defaults to 10 minutes.
+	JobTimeout time.Duration
+	// RescueAfter is when a job left running by a process that died is run again.
+	// Defaults to JobTimeout + 1 minute.
+	RescueAfter time.Duration
+	// PollInterval is how often idle workers look for jobs (they are also woken by
+	// LISTEN/NOTIFY). Defaults to 1 second.
+	PollInterval time.Duration
+	// Metrics, if set, counts what the pipeline does.
+	Metrics *Metrics
+	Logger  zerolog.Logger
+}
+
+// Pipeline runs the durable jobs: dashboard -> GIF -> Slack post.
+type Pipeline struct {
+	cfg   PipelineConfig
+	river *river.Client[pgx.Tx]
+	log   zerolog.Logger
+
+	grafana *grafana.Clients
+}
+
+// NewPipeline builds the pipeline and its River client.
+func NewPipeline(cfg PipelineConfig) (*Pipeline, error) {
+	if cfg.Theme == "" {
+		cfg.Theme = "dark"
+	}
+	cfg.Workers = max(cfg.Workers, 0)
+	if cfg.Workers == 0 {
+		cfg.Workers = 4
+	}
+	if cfg.RecordWorkers <= 0 {
+		cfg.RecordWorkers = 2
+	}
+	if cfg.RetryBase <= 0 {
+		cfg.RetryBase = 5 * time.Second
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 12
+	}
+	if cfg.JobTimeout <= 0 {
+		cfg.JobTimeout = 10 * time.Minute
+	}
+	if cfg.RescueAfter <= cfg.JobTimeout {
+		cfg.RescueAfter = cfg.JobTimeout + time.Minute
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = time.Second
+	}
+	if cfg.Templates == nil {
+		t, err := grafana.LoadTemplates("")
+		if err != nil {
+			return nil, err
+		}
+		cfg.Templates = t
+	}
+	cfg.Grafana.Logger = cfg.Logger
+	p := &Pipeline{cfg: cfg, log: cfg.Logger, grafana: grafana.NewClients(cfg.Grafana)}
+	workers := river.NewWorkers()
+	river.AddWorker(workers, river.WorkFunc(p.build))
+	river.AddWorker(workers, river.WorkFunc(p.record))
+	river.AddWorker(workers, river.WorkFunc(p.post))
+	client, err := river.NewClient(riverpgxv5.New(cfg.DB.Pool), &river.Config{
+		Queues: map[string]river.QueueConfig{
+			river.QueueDefault: {MaxWorkers: cfg.Workers},
+			"record":           {MaxWorkers: cfg.RecordWorkers},
+		},
+		Workers:              workers,
+		RetryPolicy:          retryPolicy{base: cfg.RetryBase},
+		MaxAttempts:          cfg.MaxAttempts,
+		JobTimeout:           cfg.JobTimeout,
+		RescueStuckJobsAfter: cfg.RescueAfter,
+		FetchPollInterval:    cfg.PollInterval,
+		Logger:               slog.New(zerolog.NewSlogHandler(cfg.Logger.Level(max(cfg.Logger.GetLevel(), zerolog.WarnLevel)))),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("job queue: %w", err)
+	}
+	p.river = client
+	return p, nil
+}
+
+// Start starts working jobs; Stop waits for the running ones to finish.
+func (p *Pipeline) Start(ctx context.Context) error { return p.river.Start(ctx) }
+
+// Stop stops working jobs, letting running ones finish until ctx ends.
+func (p *Pipeline) Stop(ctx context.Context) error { return p.river.Stop(ctx) }
+
+// retryPolicy doubles the delay from base at each attempt, up to 10 minutes, with up to
+// 20% jitter so that failures of many jobs at once do not retry in step.
+type retryPolicy struct{ base time.Duration }
+
+func (r retryPolicy) NextRetry(job *rivertype.JobRow) time.Time {
+	d := r.base << min(job.Attempt-1, 16)
+	d = min(d, 10*time.Minute)
+	d += time.Duration(rand.Int64N(int64(d)/5 + 1))
+	return time.Now().Add(d)
+}
+
+func uniqueOpts(queue string) *river.InsertOpts {
+	return &river.InsertOpts{Queue: queue, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+}
+
+// Enqueue is the scanner's hook: it enqueues a new table's first job in the
+// transaction that records the table.
+func (p *Pipeline) Enqueue(ctx context.Context, tx pgx.Tx, d cg.Dashboard) error {
+	_, err := p.river.InsertTx(ctx, tx, BuildArgs{DashboardID: d.ID}, uniqueOpts(river.QueueDefault))
+	return err
+}
+
+// Recapture records a dashboard's GIF again and posts it again.
+func (p *Pipeline) Recapture(ctx context.Context, id int64) error {
+	return pgx.BeginFunc(ctx, p.cfg.DB.Pool, func(tx pgx.Tx) error {
+		var gen int
+		if err := tx.QueryRow(ctx, `UPDATE dashboards SET state = 'created', slack_sent_at = NULL, posting_started_at = NULL,
+			slack_file_id = '', last_error = '', attempts = 0, updated_at = now() WHERE id = $1
+			RETURNING (SELECT count(*) FROM audit_log WHERE action = 'dashboard.recapture' AND detail->>'dashboard_id' = $1::text)`,
+			id).Scan(&gen); err != nil {
+			return fmt.Errorf("reset dashboard %d: %w", id, err)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO audit_log (actor, action, detail) VALUES ('pipeline', 'dashboard.recapture', jsonb_build_object('dashboard_id', $1::text))`, id); err != nil {
+			return err
+		}
+		_, err := p.river.InsertTx(ctx, tx, RecordArgs{DashboardID: id, Generation: gen + 1}, uniqueOpts("record"))
+		return err
+	})
+}
+
+// QueueDepth counts the jobs waiting or running.
+func (p *Pipeline) QueueDepth(ctx context.Context) (int, error) {
+	var n int
+	err := p.cfg.DB.Pool.QueryRow(ctx, `SELECT count(*) FROM river_job
+		WHERE state IN ('available', 'running', 'retryable', 'scheduled', 'pending')`).Scan(&n)
+	return n, err
+}
+
+// job is what every step loads first.
+type job struct {
+	d     cg.Dashboard
+	user  cg.User
+	creds map[string]string
+}
+
+func (p *Pipeline) load(ctx context.Context, id int64) (job, error) {
+	var j job
+	var err error
+	if j.d, err = p.cfg.DB.Dashboards().Get(ctx, id); err != nil {
+		return j, err
+	}
+	if j.user, err = p.cfg.DB.Users().ByID(ctx, j.d.UserID); err != nil {
+		return j, err
+	}
+	j.creds, err = p.cfg.DB.Credentials(p.cfg.Cipher).Map(ctx, j.user.ID)
+	return j, err
+}
+
+// stop records that a step cannot go on until a person acts, and ends the job.
+func (p *Pipeline) stop(ctx context.Context, d cg.Dashboard, step string, err error) error {
+	msg := cg.ErrorMessage(err)
+	if cg.ErrorCode(err) == cg.EINTERNAL {
+		msg = err.Error()
+	}
+	if merr := p.cfg.DB.Dashboards().MarkFailed(ctx, d.ID, step, msg); merr != nil {
+		return merr
+	}
+	p.cfg.Metrics.failure(step)
+	p.log.Warn().Str("dashboard_uid", d.UID).Str("table", d.TableName).Str("step", step).Str("reason", msg).Msg("pipeline stopped")
+	return river.JobCancel(err)
+}
+
+// retryErr records a step's error on the record and hands it back for River to retry.
+func (p *Pipeline) retryErr(ctx context.Context, d cg.Dashboard, step string, err error) error {
+	if merr := p.cfg.DB.Dashboards().MarkError(ctx, d.ID, step, err.Error()); merr != nil {
+		p.log.Error().Err(merr).Msg("record pipeline error")
+	}
+	p.cfg.Metrics.failure(step)
+	p.log.Warn().Err(err).Str("dashboard_uid", d.UID).Str("step", step).Msg("pipeline step failed; will retry")
+	return err
+}
+
+// viewerConn connects to the record's user database as the read-only role.
+func (p *Pipeline) viewerConn(ctx context.Context, j job) (*pgx.Conn, error) {
+	cfg, err := UserDatabase(j.creds, j.d.Kind)
+	if err != nil {
+		return nil, err
+	}
+	cfg.RuntimeParams["application_name"] = "credential-grafana pipeline"
+	return pgx.ConnectConfig(ctx, cfg)
+}
+
+func (p *Pipeline) build(ctx context.Context, job *river.Job[BuildArgs]) error {
+	j, err := p.load(ctx, job.Args.DashboardID)
+	if err != nil {
+		return err
+	}
+	d := j.d
+	if d.State != cg.DashboardPending && d.State != cg.DashboardFailed && d.State != cg.DashboardCreated {
+		return nil // done before, or not for us
+	}
+	g, _, err := p.grafana.For(j.creds)
+	if err != nil {
+		return p.stop(ctx, d, StepDashboard, err)
+	}
+	dsUID := j.creds[d.Kind.DataSourceCredentialKey()]
+	if dsUID == "" {
+		return p.stop(ctx, d, StepDashboard, cg.Errorf(cg.ECONFLICT,
+			"user %s has no %s credential (its Grafana data source): run `user retry %s` or set it", j.user.Name, d.Kind.DataSourceCredentialKey(), j.user.Name))
+	}
+	conn, err := p.viewerConn(ctx, j)
+	if err != nil {
+		return p.retryErr(ctx, d, StepDashboard, fmt.Errorf("reach %s: %w", d.Kind.DatabaseName(j.user.Name), err))
+	}
+	facts, err := ReadRunFacts(ctx, conn, d.Kind, d.TableName)
+	conn.Close(ctx)
+	if err != nil {
+		return p.retryErr(ctx, d, StepDashboard, err)
+	}
+	dash, uid, err := p.cfg.Templates.Render(grafana.RenderRequest{
+		User: j.user.Name, Kind: d.Kind, Table: d.TableName, DataSourceUID: dsUID,
+		Run: grafana.RunInfo{Design: facts.Design, Platform: facts.Platform, RunID: facts.RunID, TimeUnit: facts.TimeUnit},
+	})
+	if err != nil {
+		return p.stop(ctx, d, StepDashboard, err)
+	}
+	steps, err := g.CheckDashboard(ctx, dash, d.Kind)
+	if errors.Is(err, grafana.ErrPanelQuery) {
+		p.tellOnce(ctx, j, fmt.Sprintf("The %s dashboard of table %s was not posted, because a query fails in Grafana: %v", d.Kind, d.TableName, err))
+		return p.stop(ctx, d, StepDashboard, cg.WrapError(cg.EINVALID, err, "a panel fails in Grafana: %v", err))
+	}
+	if err != nil {
+		return p.retryErr(ctx, d, StepDashboard, err)
+	}
+	saved, err := g.SaveDashboard(ctx, grafana.SaveDashboardRequest{
+		Dashboard: dash, FolderUID: grafana.FolderUID(j.user.Name), Overwrite: true,
+		Message: "credential-grafana: run table " + d.TableName,
+	})
+	if err != nil {
+		if errors.Is(err, grafana.ErrUnauthorized) || errors.Is(err, grafana.ErrForbidden) {
+			return p.stop(ctx, d, StepDashboard, err)
+		}
+		return p.retryErr(ctx, d, StepDashboard, err)
+	}
+	link := strings.TrimRight(g.BaseURL(), "/") + saved.URL
+	figures, _ := json.Marshal(facts.Figures)
+	err = pgx.BeginFunc(ctx, p.cfg.DB.Pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `UPDATE dashboards SET dashboard_url = $2, dashboard_uid = $3, step = 'dashboard',
+			state = 'created', last_error = '', design = $4, platform = $5, run_id = $6, figures = $7, updated_at = now()
+			WHERE id = $1`, d.ID, link, uid, facts.Design, facts.Platform, facts.RunID, figures); err != nil {
+			return err
+		}
+		_, err := p.river.InsertTx(ctx, tx, RecordArgs{DashboardID: d.ID, StepValues: steps}, uniqueOpts("record"))
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	p.cfg.Metrics.dashboardCreated(d.Kind)
+	p.log.Info().Str("user", j.user.Name).Str("table", d.TableName).Str("dashboard_uid", uid).Str("url", link).Msg("dashboard created")
+	return nil
+}
+
+func (p *Pipeline) record(ctx context.Context, job *river.Job[RecordArgs]) error {
+	j, err := p.load(ctx, job.Args.DashboardID)
+	if err != nil {
+		return err
+	}
+	d := j.d
+	if d.State != cg.DashboardCreated && d.State != cg.DashboardFailed {
+		return nil
+	}
+	if p.cfg.Browser == nil {
+		return p.stop(ctx, d, StepCapture, cg.Errorf(cg.EUNAVAILABLE, "recording is off in this service (no browser)"))
+	}
+	g, token, err := p.grafana.For(j.creds)
+	if err != nil {
+		return p.stop(ctx, d, StepCapture, err)
+	}
+	steps := job.Args.StepValues
+	if len(steps) == 0 && job.Args.Generation > 0 { // a recapture: ask the dashboard again
+		if steps, err = p.stepValues(ctx, g, j); err != nil {
+			return p.retryErr(ctx, d, StepCapture, err)
+		}
+	}
+	u, err := url.Parse(d.URL)
+	if err != nil {
+		return p.stop(ctx, d, StepCapture, fmt.Errorf("dashboard URL %q: %w", d.URL, err))
+	}
+	slug := u.Path[strings.LastIndex(u.Path, "/")+1:]
+	rec := capture.Recording{
+		URL:        grafana.KioskURL(g.BaseURL(), d.UID, slug, g.OrgID(), p.cfg.Theme, nil),
+		Token:      token,
+		Frames:     p.cfg.Frames,
+		FrameDelay: p.cfg.FrameDelay,
+		Name:       d.UID,
+	}
+	if len(steps) > 1 {
+		rec.StepVariable, rec.StepValues = d.Kind.StepVariable(), steps
+	}
+	start := time.Now()
+	res, err := p.cfg.Browser.RecordGIF(ctx, rec)
+	if err != nil {
+		if errors.Is(err, capture.ErrTokenRefused) {
+			return p.stop(ctx, d, StepCapture, err)
+		}
+		return p.retryErr(ctx, d, StepCapture, err)
+	}
+	p.cfg.Metrics.recorded(time.Since(start))
+	if len(res.PanelErrors) > 0 {
+		p.log.Warn().Str("dashboard_uid", d.UID).Interface("panel_errors", res.PanelErrors).Msg("recorded with panel errors")
+	}
+	err = pgx.BeginFunc(ctx, p.cfg.DB.Pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `UPDATE dashboards SET local_snapshot_url = $2, step = 'capture', state = 'captured',
+			last_error = '', updated_at = now() WHERE id = $1`, d.ID, res.Path); err != nil {
+			return err
+		}
+		_, err := p.river.InsertTx(ctx, tx, PostArgs{DashboardID: d.ID, Generation: job.Args.Generation}, uniqueOpts(river.QueueDefault))
+		return err
+	})
+	if err == nil {
+		p.log.Info().Str("dashboard_uid", d.UID).Str("gif", res.Path).Int64("bytes", res.Bytes).Int("frames", res.Frames).Msg("GIF recorded")
+	}
+	return err
+}
+
+// stepValues asks Grafana for the step variable's values of a saved dashboard.
+func (p *Pipeline) stepValues(ctx context.Context, g *grafana.Client, j job) ([]string, error) {
+	dsUID := j.creds[j.d.Kind.DataSourceCredentialKey()]
+	dash, _, err := p.cfg.Templates.Render(grafana.RenderRequest{User: j.user.Name, Kind: j.d.Kind, Table: j.d.TableName, DataSourceUID: dsUID})
+	if err != nil {
+		return nil, err
+	}
+	return g.CheckDashboard(ctx, dash, j.d.Kind)
+}
+
+// slackTarget is the token and channel a user's posts go to.
+func (p *Pipeline) slackTarget(creds map[string]string) (cg.Secret, string) {
+	token := p.cfg.SlackToken
+	if t := creds["slack_bot_token"]; t != "" {
+		token = cg.Secret(t)
+	}
+	channel := p.cfg.SlackChannel
+	if c := creds["slack_channel_id"]; c != "" {
+		channel = c
+	}
+	return token, channel
+}
+
+func (p *Pipeline) post(ctx context.Context, job *river.Job[PostArgs]) error {
+	j, err := p.load(ctx, job.Args.DashboardID)
+	if err != nil {
+		return err
+	}
+	d := j.d
+	if d.State == cg.DashboardPosted || d.State == cg.DashboardMuted {
+		return nil
+	}
+	token, channel := p.slackTarget(j.creds)
+	if p.cfg.Notifier == nil || token == "" || channel == "" {
+		msg := "Slack is not configured, so the GIF was recorded but not posted: set SLACK_BOT_TOKEN and SLACK_CHANNEL_ID (or the user's slack_bot_token and slack_channel_id), then recapture"
+		if err := p.cfg.DB.Dashboards().MarkError(ctx, d.ID, StepPost, msg); err != nil {
+			return err
+		}
+		p.log.Warn().Str("dashboard_uid", d.UID).Msg(msg)
+		return nil
+	}
+	design, err := p.cfg.DB.Dashboards().Design(ctx, d.ID)
+	if err != nil {
+		return err
+	}
+	if muted, err := p.cfg.DB.Dashboards().Muted(ctx, j.user.ID, d.Kind, design); err != nil {
+		return err
+	} else if muted && design != "" {
+		return p.cfg.DB.Dashboards().SetState(ctx, d.ID, cg.DashboardMuted)
+	}
+	cur, began, err := p.cfg.DB.Dashboards().BeginPosting(ctx, d.ID, channel)
+	if err != nil {
+		return err
+	}
+	if !began {
+		if cur.State != cg.DashboardPosting {
+			return nil
+		}
+		// A post was under way when a process stopped: look before posting again.
+		since := cur.UpdatedAt.Add(-time.Hour)
+		if cur.PostingStartedAt != nil {
+			since = cur.PostingStartedAt.Add(-time.Minute)
+		}
+		fileID, found, err := p.cfg.Notifier.FindPost(ctx, token, channel, d.UID, since)
+		if err != nil {
+			return p.slackError(ctx, d, err)
+		}
+		if found {
+			p.log.Info().Str("dashboard_uid", d.UID).Str("file_id", fileID).Msg("found the post of an interrupted run; not posting again")
+			return p.cfg.DB.Dashboards().MarkPosted(ctx, d.ID, fileID, time.Now())
+		}
+	}
+	post, err := p.buildPost(ctx, j, token, channel)
+	if err != nil {
+		return p.retryErr(ctx, d, StepPost, err)
+	}
+	fileID, err := p.cfg.Notifier.Post(ctx, post)
+	if err != nil {
+		return p.slackError(ctx, d, err)
+	}
+	if err := p.cfg.DB.Dashboards().MarkPosted(ctx, d.ID, fileID, time.Now()); err != nil {
+		return err
+	}
+	p.cfg.Metrics.posted(d.Kind)
+	p.log.Info().Str("dashboard_uid", d.UID).Str("channel", channel).Str("file_id", fileID).Msg("posted to Slack")
+	return nil
+}
+
+// slackError decides what a Slack failure means: wait out a rate limit, stop on what
+// only a person can fix, retry the rest.
+func (p *Pipeline) slackError(ctx context.Context, d cg.Dashboard, err error) error {
+	if wait := retryAfter(err); wait > 0 {
+		_ = p.cfg.DB.Dashboards().MarkError(ctx, d.ID, StepPost, "Slack is rate limiting posts: waiting "+wait.String())
+		return river.JobSnooze(wait)
+	}
+	if permanent(err) {
+		return p.stop(ctx, d, StepPost, cg.Errorf(cg.EUNAVAILABLE, "%s", err.Error()))
+	}
+	return p.retryErr(ctx, d, StepPost, err)
+}
+
+func (p *Pipeline) buildPost(ctx context.Context, j job, token cg.Secret, channel string) (cg.Post, error) {
+	d := j.d
+	var design, platform, runID string
+	var figJSON []byte
+	if err := p.cfg.DB.Pool.QueryRow(ctx, "SELECT design, platform, run_id, figures FROM dashboards WHERE id = $1", d.ID).
+		Scan(&design, &platform, &runID, &figJSON); err != nil {
+		return cg.Post{}, err
+	}
+	var figures []cg.Figure
+	_ = json.Unmarshal(figJSON, &figures)
+	post := cg.Post{
+		Token: token, Channel: channel, GIFPath: d.LocalSnapshotURL,
+		User: j.user.Name, Kind: d.Kind, Database: d.Kind.DatabaseName(j.user.Name), Table: d.TableName,
+		Design: design, Platform: platform, RunID: runID,
+		DashboardUID: d.UID, DashboardURL: d.URL, Title: grafana.DashboardTitle(d.Kind, d.TableName, grafana.RunInfo{Design: design, Platform: platform, RunID: runID}),
+		Figures: figures, At: time.Now(),
+	}
+	if design != "" { // the previous run of the same design in the same database
+		var prevTable string
+		var prevJSON []byte
+		err := p.cfg.DB.Pool.QueryRow(ctx, `SELECT table_name, figures FROM dashboards
+			WHERE user_id = $1 AND kind = $2 AND design = $3 AND id < $4 AND figures <> '{}'::jsonb AND figures <> 'null'::jsonb
+			ORDER BY id DESC LIMIT 1`, d.UserID, string(d.Kind), design, d.ID).Scan(&prevTable, &prevJSON)
+		if err == nil {
+			var prev []cg.Figure
+			_ = json.Unmarshal(prevJSON, &prev)
+			post.Figures, post.PreviousTable = compare(figures, prev), prevTable
+		} else if !errors.Is(err, pgx.ErrNoRows) {
+			return post, err
+		}
+	}
+	if len(post.Figures) > 0 {
+		post.Stage = "last stage"
+	}
+	return post, nil
+}
+
+// tellOnce tells the user's channel about a problem, once per record and problem: it
+// is best effort and never retried into a loop.
+func (p *Pipeline) tellOnce(ctx context.Context, j job, text string) {
+	token, channel := p.slackTarget(j.creds)
+	if p.cfg.Notifier == nil || token == "" || channel == "" || j.d.LastError == text {
+		return
+	}
+	if err := p.cfg.Notifier.Tell(ctx, token, channel, text); err != nil {
+		p.log.Warn().Err(err).Str("dashboard_uid", j.d.UID).Msg("could not tell the user about a failed dashboard")
+	}
+}
