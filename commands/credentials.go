@@ -69,6 +69,11 @@ func (s *Service) SetCredential(ctx context.Context, actor Actor, ref, key, valu
 			return cg.Credential{}, cg.Errorf(cg.ENOTFOUND, "user %q has no %s yet: create it first (POST …/credentials)", u.Name, spec.Name)
 		}
 	}
+	if isGrafanaKey(spec.Name) {
+		if err := s.tryGrafanaChange(ctx, u, spec.Name, value); err != nil {
+			return cg.Credential{}, err
+		}
+	}
 	existed, err := s.creds.Set(ctx, u.ID, spec.Name, value, spec.Secret)
 	if err != nil {
 		return cg.Credential{}, err

@@ -9,6 +9,7 @@ import (
 
 	"credential-grafana/cg"
 	"credential-grafana/db"
+	"credential-grafana/grafana"
 )
 
 // Defaults are the values new users' credentials start with.
@@ -30,7 +31,16 @@ type Config struct {
 	DB       *db.DB
 	Cipher   *db.Cipher
 	Defaults Defaults
-	Logger   zerolog.Logger
+	// Scanner runs scans on demand; nil when this process does not scan.
+	Scanner Scanner
+	// Pipeline re-records dashboards and reports the queue; nil when it does not run here.
+	Pipeline Pipeline
+	// Grafana hands out each user's Grafana client; nil leaves Grafana out of
+	// provisioning.
+	Grafana *grafana.Clients
+	// Checks are the dependencies Status reports besides the database.
+	Checks []HealthCheck
+	Logger zerolog.Logger
 }
 
 // Service runs the operations.
@@ -41,6 +51,10 @@ type Service struct {
 	audit    db.Audit
 	prov     db.Provisioner
 	defaults Defaults
+	scanner  Scanner
+	pipeline Pipeline
+	grafana  *grafana.Clients
+	checks   []HealthCheck
 	log      zerolog.Logger
 }
 
@@ -62,6 +76,10 @@ func New(cfg Config) *Service {
 		audit:    cfg.DB.Audit(),
 		prov:     cfg.DB.Provisioner(),
 		defaults: cfg.Defaults,
+		scanner:  cfg.Scanner,
+		pipeline: cfg.Pipeline,
+		grafana:  cfg.Grafana,
+		checks:   cfg.Checks,
 		log:      cfg.Logger,
 	}
 }

@@ -34,6 +34,9 @@ type CreateUserResult struct {
 	Databases map[cg.Kind]string `json:"databases"`
 	// Steps are the provisioning steps run, in order.
 	Steps []string `json:"steps"`
+	// Grafana says whether the user's folder and data sources were made in Grafana
+	// (false when no Grafana is configured).
+	Grafana bool `json:"grafana"`
 }
 
 // CreateUser creates a user with its roles, databases and default credentials, or
@@ -84,7 +87,8 @@ func (s *Service) CreateUser(ctx context.Context, actor Actor, in CreateUserInpu
 	return res, err
 }
 
-// RetryUser finishes the creation of a user left "provisioning".
+// RetryUser finishes the creation of a user left "provisioning", or runs the creation's
+// idempotent steps again for an active one (after Grafana was configured, say).
 func (s *Service) RetryUser(ctx context.Context, actor Actor, ref string) (CreateUserResult, error) {
 	if err := requireAdmin(actor, "retry user creation"); err != nil {
 		return CreateUserResult{}, err
@@ -93,8 +97,8 @@ func (s *Service) RetryUser(ctx context.Context, actor Actor, ref string) (Creat
 	if err != nil {
 		return CreateUserResult{}, err
 	}
-	if u.Status != cg.UserProvisioning {
-		return CreateUserResult{}, cg.Errorf(cg.ECONFLICT, "user %q is %s, not provisioning: nothing to retry", u.Name, u.Status)
+	if u.Status != cg.UserProvisioning && u.Status != cg.UserActive {
+		return CreateUserResult{}, cg.Errorf(cg.ECONFLICT, "user %q is %s: only a provisioning or active user can be provisioned again", u.Name, u.Status)
 	}
 	s.record(ctx, actor, "user.retry", u.Name, nil)
 	res, err := s.provision(ctx, actor, u)
@@ -155,6 +159,14 @@ func (s *Service) provision(ctx context.Context, actor Actor, u cg.User) (Create
 			return s.prov.EnsureDatabase(ctx, u.Name, k)
 		}})
 	}
+	steps = append(steps, step{"add Grafana folder and data sources", func(ctx context.Context) error {
+		creds, err := s.creds.Map(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		res.Grafana, err = s.provisionGrafana(ctx, u, creds)
+		return err
+	}})
 	steps = append(steps, step{"issue API key", func(ctx context.Context) error {
 		key := newAPIKey()
 		stored, err := s.users.SetAPIKeyOnce(ctx, u.ID, key, cg.Mask(key))
@@ -303,6 +315,13 @@ func (s *Service) RemoveUser(ctx context.Context, actor Actor, ref string, opt R
 	u, err := s.lookupUser(ctx, ref)
 	if err != nil {
 		return RemoveResult{}, err
+	}
+	creds, err := s.creds.Map(ctx, u.ID)
+	if err != nil {
+		return RemoveResult{}, err
+	}
+	if err := s.deprovisionGrafana(ctx, u, creds); err != nil {
+		return RemoveResult{}, cg.WrapError(cg.ErrorCode(err), err, "user %q was not removed: removing its Grafana folder and data sources failed: %s", u.Name, cg.ErrorMessage(err))
 	}
 	if err := s.users.SetStatus(ctx, u.ID, cg.UserRemoved, ""); err != nil {
 		return RemoveResult{}, err

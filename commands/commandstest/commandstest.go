@@ -17,6 +17,7 @@ import (
 	"credential-grafana/commands"
 	"credential-grafana/db"
 	"credential-grafana/db/dbtest"
+	"credential-grafana/grafana"
 )
 
 // Env is one test's service and what stands behind it.
@@ -105,4 +106,13 @@ func (e *Env) CreateUser(t testing.TB, name string) commands.CreateUserResult {
 		t.Fatalf("create user %s: %v", name, err)
 	}
 	return res
+}
+
+// WithGrafana points the service's Grafana (provisioning and defaults) at url, e.g. a
+// grafanatest fake.
+func WithGrafana(url, token string) Option {
+	return func(c *commands.Config) {
+		c.Grafana = grafana.NewClients(grafana.Config{BaseURL: url, Token: cg.Secret(token), RetryBackoff: time.Millisecond})
+		c.Defaults.GrafanaURL = url
+	}
 }

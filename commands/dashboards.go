@@ -1,0 +1,236 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"credential-grafana/cg"
+	"credential-grafana/scheduler"
+)
+
+// Scanner is the part of the scheduler the commands use to scan now.
+type Scanner interface {
+	ScanOnce(ctx context.Context, opt scheduler.ScanOptions) (*scheduler.ScanResult, error)
+	Last() *scheduler.ScanResult
+}
+
+// Pipeline is the part of the scheduler the commands use for one dashboard.
+type Pipeline interface {
+	// Recapture records the dashboard's GIF again and posts it.
+	Recapture(ctx context.Context, dashboardID int64) error
+	// QueueDepth counts the pipeline's jobs waiting or running.
+	QueueDepth(ctx context.Context) (int, error)
+}
+
+// HealthCheck is one dependency's check for Status: nil error means healthy.
+type HealthCheck struct {
+	Name string
+	// Off says the part is switched off by configuration, and why.
+	Off string
+	Run func(ctx context.Context) error
+}
+
+// Scan scans one user's databases now (ref), or every active user's (ref "", admins
+// only). Returns cg.ECONFLICT if a scan is already running.
+func (s *Service) Scan(ctx context.Context, actor Actor, ref string) (*scheduler.ScanResult, error) {
+	if s.scanner == nil {
+		return nil, cg.Errorf(cg.EUNAVAILABLE, "scanning is not available in this process")
+	}
+	opt := scheduler.ScanOptions{}
+	if ref == "" {
+		if err := requireAdmin(actor, "scan every user"); err != nil {
+			return nil, err
+		}
+	} else {
+		u, err := s.userFor(ctx, actor, ref)
+		if err != nil {
+			return nil, err
+		}
+		opt.User = u.Name
+	}
+	res, err := s.scanner.ScanOnce(ctx, opt)
+	if errors.Is(err, scheduler.ErrScanRunning) {
+		return nil, cg.Errorf(cg.ECONFLICT, "a scan is already running: its results will be posted as they come; try again in a minute")
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.record(ctx, actor, "scan", opt.User, map[string]any{"new": len(res.New), "incompatible": len(res.Incompatible)})
+	return res, nil
+}
+
+// ListDashboards returns a user's newest run-table records (kind "" for all kinds).
+func (s *Service) ListDashboards(ctx context.Context, actor Actor, ref, kind string, limit int) ([]cg.Dashboard, error) {
+	u, err := s.userFor(ctx, actor, ref)
+	if err != nil {
+		return nil, err
+	}
+	var k cg.Kind
+	if kind != "" {
+		if k, err = cg.ParseKind(kind); err != nil {
+			return nil, err
+		}
+	}
+	if limit <= 0 || limit > 200 {
+		limit = 20
+	}
+	return s.db.Dashboards().List(ctx, u.ID, k, limit)
+}
+
+// dashboardFor finds a record by numeric id or dashboard UID and checks that actor may
+// manage its user.
+func (s *Service) dashboardFor(ctx context.Context, actor Actor, ref string) (cg.Dashboard, cg.User, error) {
+	ref = strings.TrimSpace(ref)
+	if ref == "" {
+		return cg.Dashboard{}, cg.User{}, cg.Errorf(cg.EINVALID, "a dashboard is required: give its UID or id (see `dashboards <user>`)")
+	}
+	var d cg.Dashboard
+	var err error
+	if id, perr := strconv.ParseInt(ref, 10, 64); perr == nil {
+		d, err = s.db.Dashboards().Get(ctx, id)
+	} else {
+		d, err = s.db.Dashboards().ByUID(ctx, ref)
+	}
+	if cg.ErrorCode(err) == cg.ENOTFOUND {
+		return d, cg.User{}, cg.Errorf(cg.ENOTFOUND, "no dashboard %q (see `dashboards <user>`)", ref)
+	}
+	if err != nil {
+		return d, cg.User{}, err
+	}
+	u, err := s.users.ByID(ctx, d.UserID)
+	if err != nil {
+		return d, u, err
+	}
+	if !actor.mayManage(u) {
+		return d, u, cg.Errorf(cg.EFORBIDDEN, "that dashboard belongs to %s: only they or an administrator may change it", u.Name)
+	}
+	return d, u, nil
+}
+
+// Recapture records a dashboard's GIF again and posts it.
+func (s *Service) Recapture(ctx context.Context, actor Actor, ref string) (cg.Dashboard, error) {
+	d, u, err := s.dashboardFor(ctx, actor, ref)
+	if err != nil {
+		return d, err
+	}
+	if s.pipeline == nil {
+		return d, cg.Errorf(cg.EUNAVAILABLE, "the pipeline is not running in this process")
+	}
+	if d.URL == "" || d.State == cg.DashboardIncompatible {
+		return d, cg.Errorf(cg.ECONFLICT, "dashboard %s has no Grafana dashboard yet (%s): nothing to record", d.UID, d.State)
+	}
+	if err := s.pipeline.Recapture(ctx, d.ID); err != nil {
+		return d, err
+	}
+	s.record(ctx, actor, "dashboard.recapture", u.Name, map[string]any{"dashboard_uid": d.UID})
+	return s.db.Dashboards().Get(ctx, d.ID)
+}
+
+// MuteResult says which design was muted.
+type MuteResult struct {
+	User   string  `json:"user"`
+	Kind   cg.Kind `json:"kind"`
+	Design string  `json:"design"`
+}
+
+// MuteDesign stops posts of further runs of the dashboard's design (same user and
+// kind); they are still recorded.
+func (s *Service) MuteDesign(ctx context.Context, actor Actor, ref string) (MuteResult, error) {
+	d, u, err := s.dashboardFor(ctx, actor, ref)
+	if err != nil {
+		return MuteResult{}, err
+	}
+	design, err := s.db.Dashboards().Design(ctx, d.ID)
+	if err != nil {
+		return MuteResult{}, err
+	}
+	if design == "" {
+		return MuteResult{}, cg.Errorf(cg.ECONFLICT, "table %s does not say its design (no design column), so there is nothing to mute by", d.TableName)
+	}
+	if err := s.db.Dashboards().Mute(ctx, u.ID, d.Kind, design, actor.Name); err != nil {
+		return MuteResult{}, err
+	}
+	s.record(ctx, actor, "design.mute", u.Name, map[string]any{"kind": d.Kind, "design": design})
+	return MuteResult{User: u.Name, Kind: d.Kind, Design: design}, nil
+}
+
+// UnmuteDesign undoes MuteDesign.
+func (s *Service) UnmuteDesign(ctx context.Context, actor Actor, ref string) (MuteResult, error) {
+	d, u, err := s.dashboardFor(ctx, actor, ref)
+	if err != nil {
+		return MuteResult{}, err
+	}
+	design, err := s.db.Dashboards().Design(ctx, d.ID)
+	if err != nil {
+		return MuteResult{}, err
+	}
+	if err := s.db.Dashboards().Unmute(ctx, u.ID, d.Kind, design); err != nil {
+		return MuteResult{}, err
+	}
+	s.record(ctx, actor, "design.unmute", u.Name, map[string]any{"kind": d.Kind, "design": design})
+	return MuteResult{User: u.Name, Kind: d.Kind, Design: design}, nil
+}
+
+// ComponentStatus is one part of the service in Status.
+type ComponentStatus struct {
+	Name  string `json:"name"`
+	OK    bool   `json:"ok"`
+	Off   string `json:"off,omitempty"`   // switched off by configuration, and why
+	Error string `json:"error,omitempty"` // what is wrong
+}
+
+// Status is the service's state at a glance.
+type Status struct {
+	Components []ComponentStatus         `json:"components"`
+	LastScan   *scheduler.ScanResult     `json:"last_scan,omitempty"`
+	Queue      int                       `json:"queue"`
+	Dashboards map[cg.DashboardState]int `json:"dashboards"`
+	Failures   []cg.Dashboard            `json:"failures,omitempty"` // the newest failed records
+	At         time.Time                 `json:"at"`
+}
+
+// Status reports the database, the configured checks (Grafana, browser, Slack), the
+// last scan, the queue and the failed records. Anyone may ask.
+func (s *Service) Status(ctx context.Context, actor Actor) (Status, error) {
+	st := Status{At: time.Now()}
+	dbStatus := ComponentStatus{Name: "database", OK: true}
+	if err := s.db.Ping(ctx); err != nil {
+		dbStatus = ComponentStatus{Name: "database", Error: err.Error()}
+	}
+	st.Components = append(st.Components, dbStatus)
+	for _, c := range s.checks {
+		cs := ComponentStatus{Name: c.Name, Off: c.Off}
+		if c.Off == "" {
+			cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			if err := c.Run(cctx); err != nil {
+				cs.Error = cg.ErrorMessage(err)
+				if cg.ErrorCode(err) == cg.EINTERNAL {
+					cs.Error = err.Error()
+				}
+			} else {
+				cs.OK = true
+			}
+			cancel()
+		}
+		st.Components = append(st.Components, cs)
+	}
+	if s.scanner != nil {
+		st.LastScan = s.scanner.Last()
+	}
+	if s.pipeline != nil {
+		if n, err := s.pipeline.QueueDepth(ctx); err == nil {
+			st.Queue = n
+		}
+	}
+	var err error
+	if st.Dashboards, err = s.db.Dashboards().CountByState(ctx); err != nil {
+		return st, err
+	}
+	if st.Failures, err = s.db.Dashboards().Failed(ctx, 5); err != nil {
+		return st, err
+	}
+	return st, nil
+}

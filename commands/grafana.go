@@ -1,0 +1,105 @@
+package commands
+
+import (
+	"context"
+	"errors"
+
+	"strconv"
+
+	"credential-grafana/cg"
+	"credential-grafana/grafana"
+)
+
+// provisionGrafana makes (or finds) the user's folder and three data sources in the
+// user's Grafana and stores the data sources' UIDs as its grafana_uid_* credentials.
+// creds are the credentials to use, which may differ from the stored ones when a
+// change is being tried. With no Grafana configured it does nothing and says so.
+func (s *Service) provisionGrafana(ctx context.Context, u cg.User, creds map[string]string) (bool, error) {
+	if s.grafana == nil {
+		return false, nil
+	}
+	client, _, err := s.grafana.For(creds)
+	if errors.Is(err, grafana.ErrOff) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	port, _ := strconv.Atoi(creds["db_port"])
+	req := grafana.ProvisionRequest{
+		User:           u.Name,
+		Host:           creds["db_host"],
+		Port:           port,
+		SSLMode:        s.defaults.DBSSLMode,
+		Viewer:         creds["db_viewer_user"],
+		ViewerPassword: cg.Secret(creds["db_viewer_pass"]),
+		Databases:      map[cg.Kind]string{},
+	}
+	for _, k := range cg.Kinds {
+		req.Databases[k] = creds[k.DatabaseCredentialKey()]
+	}
+	res, err := client.ProvisionUser(ctx, req)
+	if err != nil {
+		return false, grafanaError(client.BaseURL(), err)
+	}
+	for kind, uid := range res.DataSourceUIDs {
+		if _, err := s.creds.Set(ctx, u.ID, kind.DataSourceCredentialKey(), uid, false); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+// grafanaError turns a Grafana failure into a message an administrator can act on.
+func grafanaError(base string, err error) error {
+	switch {
+	case errors.Is(err, grafana.ErrUnauthorized):
+		return cg.WrapError(cg.EUNAVAILABLE, err, "Grafana at %s refused the token: check GRAFANA_API_KEY (or the user's grafana_api_key), a service-account token with the Editor or Admin role", base)
+	case errors.Is(err, grafana.ErrForbidden):
+		return cg.WrapError(cg.EUNAVAILABLE, err, "Grafana at %s does not let this token create folders and data sources: give its service account the Admin role", base)
+	case errors.Is(err, grafana.ErrDataSourceUnhealthy):
+		return cg.WrapError(cg.EUNAVAILABLE, err, "Grafana at %s cannot reach the user's databases: %v (check db_host/db_port as Grafana sees them, and USER_DB_SSLMODE)", base, err)
+	}
+	return cg.WrapError(cg.EUNAVAILABLE, err, "Grafana at %s: %v", base, err)
+}
+
+// deprovisionGrafana removes the user's folder (with its dashboards) and data sources.
+func (s *Service) deprovisionGrafana(ctx context.Context, u cg.User, creds map[string]string) error {
+	if s.grafana == nil {
+		return nil
+	}
+	client, _, err := s.grafana.For(creds)
+	if errors.Is(err, grafana.ErrOff) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := client.DeprovisionUser(ctx, u.Name); err != nil {
+		return grafanaError(client.BaseURL(), err)
+	}
+	return nil
+}
+
+// isGrafanaKey says whether changing key moves the user to another Grafana.
+func isGrafanaKey(key string) bool { return key == "grafana_url" || key == "grafana_api_key" }
+
+// tryGrafanaChange provisions the user on the Grafana that creds name, before they are
+// stored: a URL or token that does not work is refused and nothing is saved.
+func (s *Service) tryGrafanaChange(ctx context.Context, u cg.User, key, value string) error {
+	if u.Status != cg.UserActive {
+		return nil // provisioning will use it
+	}
+	creds, err := s.creds.Map(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	creds[key] = value
+	if creds["grafana_url"] == "" || creds["grafana_api_key"] == "" {
+		return nil // the other half is still to come
+	}
+	if _, err := s.provisionGrafana(ctx, u, creds); err != nil {
+		return cg.WrapError(cg.ErrorCode(err), err, "%s was not saved: %s", key, cg.ErrorMessage(err))
+	}
+	return nil
+}
