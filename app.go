@@ -10,11 +10,16 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rs/zerolog"
 
+	"credential-grafana/capture"
 	"credential-grafana/commands"
 	"credential-grafana/db"
+	"credential-grafana/grafana"
 	"credential-grafana/rest"
+	"credential-grafana/scheduler"
 )
 
 // Main is the service, built from a Config. The CLI, `serve` and end-to-end tests all
@@ -22,62 +27,152 @@ import (
 type Main struct {
 	Config   Config
 	Log      zerolog.Logger
+	Registry *prometheus.Registry
 	DB       *db.DB
+	Grafana  *grafana.Clients
+	Browser  *capture.Browser // nil when Chromium is missing: recording is off
+	Scanner  *scheduler.Scanner
+	Pipeline *scheduler.Pipeline
 	Commands *commands.Service
 
+	checks    []rest.Check
 	logCloser io.Closer
 }
 
-// NewMain wires config -> logger -> master database (migrated) -> commands.
+// NewMain wires config -> logger -> master database (migrated) -> Grafana, browser,
+// scanner and pipeline -> commands. Nothing is started: Serve starts what runs.
 func NewMain(ctx context.Context, cfg Config, stderr io.Writer) (*Main, error) {
 	log, closer, err := newLogger(cfg, stderr)
 	if err != nil {
 		return nil, fmt.Errorf("set up logging: %w", err)
 	}
-	m := &Main{Config: cfg, Log: log, logCloser: closer}
-	cipher, err := cfg.Cipher()
-	if err != nil {
+	m := &Main{Config: cfg, Log: log, logCloser: closer, Registry: prometheus.NewRegistry()}
+	m.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := m.wire(ctx); err != nil {
 		m.Close()
 		return nil, err
 	}
-	m.DB, err = db.Open(ctx, db.Config{URL: cfg.MasterURL(), CreateDatabase: true, Logger: log})
+	return m, nil
+}
+
+func (m *Main) wire(ctx context.Context) error {
+	cfg, log := m.Config, m.Log
+	cipher, err := cfg.Cipher()
 	if err != nil {
-		m.Close()
-		return nil, err
+		return err
+	}
+	if m.DB, err = db.Open(ctx, db.Config{URL: cfg.MasterURL(), CreateDatabase: true, Logger: log}); err != nil {
+		return err
 	}
 	applied, err := m.DB.Migrate(ctx)
 	if err != nil {
-		m.Close()
-		return nil, err
+		return err
 	}
 	if len(applied) > 0 {
 		log.Info().Strs("migrations", applied).Msg("applied migrations")
 	}
-	defaults := commands.Defaults{
-		DBHost:         cfg.UserDBHost,
-		DBPort:         cfg.UserDBPort,
-		DBSSLMode:      cfg.UserDBSSLMode,
-		GrafanaURL:     cfg.GrafanaBaseURL,
-		SlackChannelID: cfg.SlackChannelID,
+	templates, err := grafana.LoadTemplates(cfg.TemplatesDir)
+	if err != nil {
+		return fmt.Errorf("TEMPLATES_DIR: %w", err)
 	}
-	m.Commands = commands.New(commands.Config{DB: m.DB, Cipher: cipher, Defaults: defaults, Logger: log})
-	return m, nil
+	grafanaCfg := grafana.Config{BaseURL: cfg.GrafanaBaseURL, Token: cfg.GrafanaAPIKey, BasicUser: cfg.GrafanaUser,
+		BasicPassword: cfg.GrafanaPassword, OrgID: cfg.GrafanaOrgID, Logger: log}
+	m.Grafana = grafana.NewClients(grafanaCfg)
+
+	m.Browser, err = capture.New(capture.Config{
+		ChromiumPath: cfg.ChromiumPath, Width: cfg.CaptureWidth, Height: cfg.CaptureHeight,
+		Concurrency: cfg.CaptureConcurrency, Timeout: cfg.CaptureTimeout, MaxGIFBytes: cfg.GIFMaxBytes,
+		Dir: cfg.GIFCaptureDir, Theme: cfg.CaptureTheme, Logger: log,
+	})
+	if errors.Is(err, capture.ErrChromiumMissing) {
+		log.Warn().Err(err).Msg("recording is off: dashboards are made and posted without a GIF until Chromium is installed")
+		m.Browser = nil
+	} else if err != nil {
+		return fmt.Errorf("capture: %w", err)
+	}
+
+	metrics := scheduler.NewMetrics(m.Registry, func() float64 { // read at scrape time, once the pipeline exists
+		qctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		n, _ := m.Pipeline.QueueDepth(qctx)
+		return float64(n)
+	})
+	pipelineCfg := scheduler.PipelineConfig{
+		DB: m.DB, Cipher: cipher, Grafana: grafanaCfg, Templates: templates, Theme: cfg.CaptureTheme,
+		Frames: cfg.CaptureFrames, FrameDelay: cfg.CaptureFrameDelay,
+		Notifier: m.notifier(), SlackToken: cfg.SlackBotToken, SlackChannel: cfg.SlackChannelID,
+		RecordWorkers: cfg.CaptureConcurrency, JobTimeout: cfg.JobTimeout, RescueAfter: cfg.JobRescueAfter,
+		Metrics: metrics, Logger: log,
+	}
+	if m.Browser != nil {
+		pipelineCfg.Browser = m.Browser
+	}
+	if m.Pipeline, err = scheduler.NewPipeline(pipelineCfg); err != nil {
+		return err
+	}
+	m.Scanner = scheduler.NewScanner(scheduler.ScannerConfig{DB: m.DB, Cipher: cipher, MaxConns: cfg.ScanMaxConns,
+		Enqueue: m.Pipeline.Enqueue, Metrics: metrics, Logger: log})
+
+	m.checks = m.healthChecks()
+	var statusChecks []commands.HealthCheck
+	for _, c := range m.checks {
+		statusChecks = append(statusChecks, commands.HealthCheck{Name: c.Name, Run: c.Run})
+	}
+	m.Commands = commands.New(commands.Config{
+		DB: m.DB, Cipher: cipher, Grafana: m.Grafana, Scanner: m.Scanner, Pipeline: m.Pipeline, Checks: statusChecks,
+		Defaults: commands.Defaults{
+			DBHost: cfg.UserDBHost, DBPort: cfg.UserDBPort, DBSSLMode: cfg.UserDBSSLMode,
+			GrafanaURL: cfg.GrafanaBaseURL, SlackChannelID: cfg.SlackChannelID,
+		},
+		Logger: log,
+	})
+	return nil
 }
 
-// Serve runs the REST API (and, as they are switched on, the other front-ends) until
-// ctx is cancelled, then shuts down gracefully.
+// healthChecks are the optional parts /readyz and `status` report on.
+func (m *Main) healthChecks() []rest.Check {
+	var checks []rest.Check
+	if m.Grafana.Enabled() {
+		checks = append(checks, rest.Check{Name: "grafana", Optional: true, Run: func(ctx context.Context) error {
+			c, _, err := m.Grafana.For(nil)
+			if err != nil {
+				return err
+			}
+			_, err = c.Health(ctx)
+			return err
+		}})
+	}
+	if m.Browser != nil {
+		checks = append(checks, rest.Check{Name: "browser", Optional: true, Run: m.Browser.Check})
+	}
+	return checks
+}
+
+// Serve runs the REST API, the scan schedule and the pipeline (and, as they are
+// configured, the other front-ends) until ctx is cancelled, then shuts down gracefully.
 func (m *Main) Serve(ctx context.Context) error {
 	cfg := m.Config
 	if cfg.GrafanaBaseURL == "" {
-		m.Log.Warn().Msg("Grafana is off: GRAFANA_BASE_URL is not set, so no data sources or dashboards are made")
+		m.Log.Warn().Msg("Grafana is off: GRAFANA_BASE_URL is not set, so only users with their own grafana_url and grafana_api_key get dashboards")
 	}
 	if cfg.SlackBotToken == "" {
-		m.Log.Warn().Msg("Slack is off: SLACK_BOT_TOKEN is not set, so nothing is posted and there is no /cg command")
+		m.Log.Warn().Msg("Slack is off: SLACK_BOT_TOKEN is not set, so nothing is posted (except for users with their own slack_bot_token) and there is no slash command")
 	}
 	if cfg.AdminAPIToken == "" {
 		m.Log.Warn().Msg("REST administration is off: ADMIN_API_TOKEN is not set; users' own API keys still work")
 	}
-	handler := rest.New(rest.Config{Service: m.Commands, AdminToken: cfg.AdminAPIToken, Logger: m.Log})
+	schedule, err := scheduler.ParseSchedule(cfg.ScanSchedule, cfg.DashboardScanInterval)
+	if err != nil {
+		return err
+	}
+	if err := m.Pipeline.Start(ctx); err != nil {
+		return fmt.Errorf("start pipeline: %w", err)
+	}
+	trigger := scheduler.NewTrigger(schedule, m.Scanner, m.Log)
+	trigger.Start(ctx)
+	stopFrontEnds := m.startFrontEnds(ctx)
+
+	handler := rest.New(rest.Config{Service: m.Commands, AdminToken: cfg.AdminAPIToken, Checks: m.checks, Registry: m.Registry, Logger: m.Log})
 	srv := &http.Server{
 		Addr:              net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)),
 		Handler:           handler,
@@ -88,23 +183,28 @@ func (m *Main) Serve(ctx context.Context) error {
 	}
 	ln, err := net.Listen("tcp", srv.Addr)
 	if err != nil {
+		trigger.Stop()
 		return fmt.Errorf("listen on %s (HOST/PORT): %w", srv.Addr, err)
 	}
 	m.Log.Info().Str("addr", ln.Addr().String()).Msg("REST API listening")
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
-	case err := <-errc:
-		return err
+	case err = <-errc:
 	case <-ctx.Done():
 	}
 	m.Log.Info().Msg("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shut down REST API: %w", err)
+	if serr := srv.Shutdown(sctx); serr != nil && err == nil {
+		err = fmt.Errorf("shut down REST API: %w", serr)
 	}
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+	stopFrontEnds()
+	trigger.Stop()
+	if perr := m.Pipeline.Stop(sctx); perr != nil && err == nil && !errors.Is(perr, context.Canceled) {
+		err = fmt.Errorf("stop pipeline: %w", perr)
+	}
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil
@@ -112,6 +212,12 @@ func (m *Main) Serve(ctx context.Context) error {
 
 // Close releases what NewMain opened.
 func (m *Main) Close() {
+	if m.Scanner != nil {
+		m.Scanner.Close()
+	}
+	if m.Browser != nil {
+		_ = m.Browser.Close()
+	}
 	if m.DB != nil {
 		m.DB.Close()
 	}

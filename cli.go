@@ -49,6 +49,15 @@ Users:
                                           deactivate a user and delete its credentials; with both flags,
                                           also drop its three databases and roles for good
 
+Runs and dashboards:
+  scan --once [--user <name>]             scan now for new run tables (and queue their dashboards)
+  dashboards <user> [TIMING|QOR|DRC]      list a user's run tables and where each is in the pipeline
+  recapture <dashboard uid|id>            record a dashboard's GIF again and post it
+  status                                  database, Grafana, browser, last scan, queue, failures
+  capture <url> -o out.gif [--frames N] [--delay ms] [--var name[=v1,v2,…]]
+                                          record a dashboard by hand; --var steps through a variable
+                                          (its values asked from Grafana when not given)
+
 Credentials:
   cred list <user>                        list a user's credentials (secrets masked)
   cred set <user> <key> [value|-]         set a credential; without a value (or with -) it is read from
@@ -69,7 +78,7 @@ type cliArgs struct {
 	flags map[string]string
 }
 
-var valueFlags = map[string]bool{"slack-user": true, "channel": true, "env-file": true}
+var valueFlags = map[string]bool{"slack-user": true, "channel": true, "env-file": true, "user": true, "o": true, "frames": true, "delay": true, "var": true}
 
 func parseArgs(args []string) (cliArgs, error) {
 	a := cliArgs{flags: map[string]string{}}
@@ -111,7 +120,8 @@ func run(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprint(stdout, usage)
 		return 0
 	}
-	known := map[string]bool{"json": true, "env-file": true, "slack-user": true, "channel": true, "drop-databases": true, "yes": true}
+	known := map[string]bool{"json": true, "env-file": true, "slack-user": true, "channel": true, "drop-databases": true, "yes": true,
+		"once": true, "user": true, "o": true, "frames": true, "delay": true, "var": true}
 	for f := range args.flags {
 		if !known[f] {
 			return fail(stderr, cg.Errorf(cg.EINVALID, "unknown flag --%s (see `credential-grafana help`)", f))
@@ -127,7 +137,7 @@ func run(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.
 		return 0
 	case "init":
 		return initEnv(envFile, stdout, stderr)
-	case "serve", "migrate", "user", "cred":
+	case "serve", "migrate", "user", "cred", "scan", "dashboards", "recapture", "status", "capture":
 	default:
 		return fail(stderr, cg.Errorf(cg.EINVALID, "unknown command %q (see `credential-grafana help`)", args.pos[0]))
 	}
@@ -156,6 +166,12 @@ func run(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.
 		return 0
 	}
 	out := printer{w: stdout, json: args.flag("json")}
+	if handled, err := runPipelineCommand(ctx, m, args, out); handled {
+		if err != nil {
+			return fail(stderr, err)
+		}
+		return 0
+	}
 	if err := runCommand(ctx, m.Commands, args, stdin, out); err != nil {
 		return fail(stderr, err)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"credential-grafana/cg"
 	"credential-grafana/db"
+	"credential-grafana/scheduler"
 )
 
 // Config is the service's whole configuration, read from the environment and an
@@ -45,12 +46,17 @@ type Config struct {
 	GrafanaAPIKey   cg.Secret `env:"GRAFANA_API_KEY" validate:"omitempty,prefix=glsa_"`
 	GrafanaUser     string    `env:"GRAFANA_USER"`
 	GrafanaPassword cg.Secret `env:"GRAFANA_PASSWORD"`
+	GrafanaOrgID    int64     `env:"GRAFANA_ORG_ID" default:"1" validate:"min=1"`
 	TemplatesDir    string    `env:"TEMPLATES_DIR" validate:"omitempty,dir"`
 
 	SlackBotToken  cg.Secret `env:"SLACK_BOT_TOKEN" validate:"omitempty,prefix=xoxb-"`
 	SlackAppToken  cg.Secret `env:"SLACK_APP_TOKEN" validate:"omitempty,prefix=xapp-"`
 	SlackChannelID string    `env:"SLACK_CHANNEL_ID" validate:"omitempty,slackchannel"`
 	SlackAPIURL    string    `env:"SLACK_API_URL" validate:"omitempty,httpurl"`
+	SlackCommand   string    `env:"SLACK_COMMAND" default:"/cg" validate:"startswith=/,max=32"`
+	// SLACK_ADMIN_USERS is a comma-separated list of member IDs; SLACK_ADMIN_GROUP a user group ID.
+	SlackAdminUsers string `env:"SLACK_ADMIN_USERS" validate:"omitempty,slackusers"`
+	SlackAdminGroup string `env:"SLACK_ADMIN_GROUP" validate:"omitempty,startswith=S"`
 
 	GIFCaptureDir      string        `env:"GIF_CAPTURE_DIR" default:"captures" validate:"required"`
 	CaptureWidth       int           `env:"CAPTURE_WIDTH" default:"1920" validate:"min=320,max=7680"`
@@ -59,11 +65,15 @@ type Config struct {
 	CaptureFrameDelay  time.Duration `env:"CAPTURE_FRAME_DELAY" unit:"ms" default:"500" validate:"min=20ms,max=60s"`
 	CaptureTimeout     time.Duration `env:"CAPTURE_TIMEOUT" unit:"ms" default:"60000" validate:"min=1s,max=10m"`
 	CaptureConcurrency int           `env:"CAPTURE_CONCURRENCY" default:"2" validate:"min=1,max=16"`
+	CaptureTheme       string        `env:"CAPTURE_THEME" default:"dark" validate:"oneof=dark light"`
 	ChromiumPath       string        `env:"CHROMIUM_PATH" default:"/usr/bin/chromium"`
 	GIFMaxBytes        int64         `env:"GIF_MAX_BYTES" default:"8000000" validate:"min=100000"`
 
 	DashboardScanInterval time.Duration `env:"DASHBOARD_SCAN_INTERVAL" unit:"ms" default:"60000" validate:"min=1s"`
 	ScanSchedule          string        `env:"SCAN_SCHEDULE"`
+	ScanMaxConns          int           `env:"SCAN_MAX_CONNS" default:"32" validate:"min=1,max=1000"`
+	JobTimeout            time.Duration `env:"JOB_TIMEOUT" unit:"ms" default:"600000" validate:"min=1s"`
+	JobRescueAfter        time.Duration `env:"JOB_RESCUE_AFTER" unit:"ms"`
 
 	LogLevel  string `env:"LOG_LEVEL" default:"info" validate:"oneof=trace debug info warn error"`
 	LogFormat string `env:"LOG_FORMAT" default:"auto" validate:"oneof=auto console json"`
@@ -152,6 +162,12 @@ func ParseConfig(env map[string]string) (Config, error) {
 	if cfg.GrafanaBaseURL != "" && cfg.GrafanaAPIKey == "" && (cfg.GrafanaUser == "" || cfg.GrafanaPassword == "") {
 		problems = append(problems, "GRAFANA_BASE_URL is set but neither GRAFANA_API_KEY (a service-account token, glsa_…) nor GRAFANA_USER and GRAFANA_PASSWORD are: Grafana cannot be used without one of them")
 	}
+	if _, err := scheduler.ParseSchedule(cfg.ScanSchedule, cfg.DashboardScanInterval); err != nil && cfg.ScanSchedule != "" {
+		problems = append(problems, fmt.Sprintf("SCAN_SCHEDULE is %q: expected a cron spec (five fields like \"*/2 * * * *\", or \"@every 30s\")", cfg.ScanSchedule))
+	}
+	if cfg.JobRescueAfter != 0 && cfg.JobRescueAfter <= cfg.JobTimeout {
+		problems = append(problems, fmt.Sprintf("JOB_RESCUE_AFTER is %d ms: expected more than JOB_TIMEOUT (%d ms)", cfg.JobRescueAfter.Milliseconds(), cfg.JobTimeout.Milliseconds()))
+	}
 	if cfg.SlackAppToken != "" && cfg.SlackBotToken == "" {
 		problems = append(problems, "SLACK_APP_TOKEN is set but SLACK_BOT_TOKEN is not: Socket Mode needs both (xapp-… and xoxb-…)")
 	}
@@ -188,6 +204,15 @@ var configValidator = func() *validator.Validate {
 	}))
 	must(v.RegisterValidation("prefix", func(fl validator.FieldLevel) bool {
 		return strings.HasPrefix(fl.Field().String(), fl.Param())
+	}))
+	must(v.RegisterValidation("slackusers", func(fl validator.FieldLevel) bool {
+		for _, id := range strings.Split(fl.Field().String(), ",") {
+			id = strings.TrimSpace(id)
+			if len(id) < 3 || (id[0] != 'U' && id[0] != 'W') || strings.ToUpper(id) != id {
+				return false
+			}
+		}
+		return true
 	}))
 	must(v.RegisterValidation("slackchannel", func(fl validator.FieldLevel) bool {
 		s := fl.Field().String()
@@ -262,6 +287,10 @@ func configProblem(rt reflect.Type, fe validator.FieldError) string {
 		want = "a channel ID like C012AB3CD4E (not a #name)"
 	case "dir":
 		want = "an existing directory"
+	case "slackusers":
+		want = "Slack member IDs like U012AB3CD, comma-separated"
+	case "startswith":
+		want = fmt.Sprintf("a value starting with %q", fe.Param())
 	default:
 		want = fe.Tag()
 	}
@@ -303,4 +332,15 @@ func (c Config) Cipher() (*db.Cipher, error) {
 		return nil, fmt.Errorf("CREDENTIALS_KEY_PREVIOUS: %w", err)
 	}
 	return db.NewCipher(cur, prev...)
+}
+
+// AdminUsers is SLACK_ADMIN_USERS as a list.
+func (c Config) AdminUsers() []string {
+	var out []string
+	for _, id := range strings.Split(c.SlackAdminUsers, ",") {
+		if id = strings.TrimSpace(id); id != "" {
+			out = append(out, id)
+		}
+	}
+	return out
 }

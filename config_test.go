@@ -39,6 +39,8 @@ func TestConfigReportsEveryProblemAtOnceWithoutSecrets(t *testing.T) {
 		"SLACK_CHANNEL_ID":    "#eda-runs",
 		"ADMIN_API_TOKEN":     "short-secret",
 		"DATABASE_URL":        "mysql://secretvalue@x",
+		"SCAN_SCHEDULE":       "every minute",
+		"SLACK_ADMIN_USERS":   "U012AB3CD,alice",
 	})
 	if err == nil {
 		t.Fatal("no error")
@@ -56,6 +58,8 @@ func TestConfigReportsEveryProblemAtOnceWithoutSecrets(t *testing.T) {
 		`ADMIN_API_TOKEN is a value (hidden): expected at least 24 characters`,
 		`DATABASE_URL is a value (hidden): expected a postgres:// URL`,
 		`CREDENTIALS_KEY is not set`,
+		`SCAN_SCHEDULE is "every minute": expected a cron spec`,
+		`SLACK_ADMIN_USERS is "U012AB3CD,alice": expected Slack member IDs`,
 	} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("missing %q in:\n%s", want, msg)
