@@ -1,0 +1,268 @@
+package bot
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/slack-go/slack"
+
+	"credential-grafana/cg"
+	"credential-grafana/commands"
+	"credential-grafana/scheduler"
+)
+
+// esc escapes the three characters mrkdwn reserves.
+func esc(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+}
+
+// sections packs lines into as few section blocks as fit Slack's 3000 characters each.
+func sections(lines []string) []slack.Block {
+	var out []slack.Block
+	var cur strings.Builder
+	flush := func() {
+		if cur.Len() > 0 {
+			out = append(out, slack.NewSectionBlock(mrkdwn(cur.String()), nil, nil))
+			cur.Reset()
+		}
+	}
+	for _, l := range lines {
+		l = truncate(l, 2900)
+		if cur.Len()+len(l)+1 > 2900 {
+			flush()
+		}
+		if cur.Len() > 0 {
+			cur.WriteByte('\n')
+		}
+		cur.WriteString(l)
+	}
+	flush()
+	return out
+}
+
+// capBlocks keeps a message within Slack's 50 blocks, saying how much was left out.
+func capBlocks(blocks []slack.Block, limit int) []slack.Block {
+	if len(blocks) <= limit {
+		return blocks
+	}
+	left := len(blocks) - limit + 1
+	return append(blocks[:limit-1], slack.NewContextBlock("", mrkdwn(fmt.Sprintf("… and %d more blocks left out.", left))))
+}
+
+// helpReply lists every command with an example.
+func (b *Bot) helpReply() reply {
+	cmd := b.cfg.Command
+	blocks := []slack.Block{
+		slack.NewHeaderBlock(plain("credential-grafana in Slack")),
+		slack.NewSectionBlock(mrkdwn("Your chip-design runs as Grafana dashboards, GIFs and posts. Everything below answers only you, "+
+			"and anything secret (an API key, a revealed credential) is shown only to you. Secrets go into forms, never into the command line."), nil, nil),
+	}
+	var everyone, admins []string
+	for _, s := range b.slash {
+		line := fmt.Sprintf("`%s` — %s\n      e.g. `%s %s`", s.usage(cmd), s.about, cmd, s.example)
+		if s.admin {
+			admins = append(admins, line)
+		} else {
+			everyone = append(everyone, line)
+		}
+	}
+	blocks = append(blocks, slack.NewSectionBlock(mrkdwn("*For everyone* (on the users linked to you)"), nil, nil))
+	blocks = append(blocks, sections(everyone)...)
+	blocks = append(blocks, slack.NewSectionBlock(mrkdwn("*For administrators*"), nil, nil))
+	blocks = append(blocks, sections(admins)...)
+	blocks = append(blocks, slack.NewContextBlock("", mrkdwn("Open the app's *Home* tab for your users, their recent dashboards and buttons to add a user or set a credential. "+
+		b.admins.whoCanHelp())))
+	return reply{Text: "credential-grafana: `" + cmd + " help` lists the commands", Blocks: blocks}
+}
+
+func statusEmoji(s cg.UserStatus) string {
+	switch s {
+	case cg.UserActive:
+		return ":large_green_circle:"
+	case cg.UserProvisioning:
+		return ":hourglass_flowing_sand:"
+	case cg.UserDisabled:
+		return ":double_vertical_bar:"
+	}
+	return ":wastebasket:"
+}
+
+func userLine(u cg.User) string {
+	line := fmt.Sprintf("*%s* · %s %s", esc(u.Name), statusEmoji(u.Status), u.Status)
+	if u.SlackUserID != "" {
+		line += " · owner <@" + u.SlackUserID + ">"
+	}
+	line += " · since " + u.CreatedAt.UTC().Format("2006-01-02")
+	if u.StatusReason != "" {
+		line += "\n      _" + esc(u.StatusReason) + "_"
+	}
+	return line
+}
+
+// userListReply lists users with their status and owner.
+func userListReply(cmd string, users []cg.User) reply {
+	if len(users) == 0 {
+		return reply{Text: "No users you may manage yet. An administrator adds one with `" + cmd + " user add <name>`."}
+	}
+	blocks := []slack.Block{slack.NewHeaderBlock(plain(fmt.Sprintf("Users (%d)", len(users))))}
+	lines := make([]string, 0, len(users))
+	for _, u := range users {
+		lines = append(lines, userLine(u))
+	}
+	blocks = append(blocks, sections(lines)...)
+	blocks = append(blocks, slack.NewContextBlock("", mrkdwn("`"+cmd+" user show <name>` shows one with its credentials.")))
+	return reply{Text: fmt.Sprintf("%d users", len(users)), Blocks: capBlocks(blocks, 50)}
+}
+
+func credLines(creds []cg.Credential) []string {
+	lines := make([]string, 0, len(creds))
+	for _, c := range creds {
+		v := c.Masked
+		if v == "" {
+			v = " "
+		}
+		lock := ""
+		if c.Secret {
+			lock = " :lock:"
+		}
+		lines = append(lines, fmt.Sprintf("`%s`%s  `%s`", c.Key, lock, esc(v)))
+	}
+	return lines
+}
+
+// credListReply lists a user's credentials, secrets masked.
+func credListReply(cmd, user string, creds []cg.Credential) reply {
+	if len(creds) == 0 {
+		return reply{Text: fmt.Sprintf("%s has no credentials. `%s cred set %s` adds one.", user, cmd, user)}
+	}
+	blocks := []slack.Block{slack.NewHeaderBlock(plain(truncate("Credentials of "+user, 150)))}
+	blocks = append(blocks, sections(credLines(creds))...)
+	blocks = append(blocks, slack.NewContextBlock("", mrkdwn(fmt.Sprintf(
+		":lock: secrets are encrypted and masked. `%s cred reveal %s <key>` shows one only to you; `%s cred set %s` changes one in a form.",
+		cmd, user, cmd, user))))
+	return reply{Text: fmt.Sprintf("%d credentials of %s", len(creds), user), Blocks: capBlocks(blocks, 50)}
+}
+
+// userShowReply is a user with its databases and masked credentials.
+func userShowReply(cmd string, d commands.UserDetail) reply {
+	blocks := []slack.Block{
+		slack.NewHeaderBlock(plain(truncate("User "+d.Name, 150))),
+		slack.NewSectionBlock(mrkdwn(userLine(d.User)), nil, nil),
+	}
+	var dbs []string
+	for _, k := range cg.Kinds {
+		dbs = append(dbs, fmt.Sprintf("%s `%s`", k, d.Databases[k]))
+	}
+	blocks = append(blocks, slack.NewSectionBlock(mrkdwn("*Databases*  "+strings.Join(dbs, " · ")), nil, nil))
+	if len(d.Credentials) > 0 {
+		blocks = append(blocks, slack.NewSectionBlock(mrkdwn("*Credentials*"), nil, nil))
+		blocks = append(blocks, sections(credLines(d.Credentials))...)
+	}
+	blocks = append(blocks, slack.NewContextBlock("", mrkdwn(fmt.Sprintf("`%s dashboards %s` lists its runs.", cmd, d.Name))))
+	return reply{Text: "User " + d.Name + " (" + string(d.Status) + ")", Blocks: capBlocks(blocks, 50)}
+}
+
+// dashboardLine is one run table: kind, table, state, link and what went wrong.
+func dashboardLine(d cg.Dashboard) string {
+	name := fmt.Sprintf("%s `%s`", d.Kind, esc(d.TableName))
+	if d.URL != "" {
+		name = fmt.Sprintf("%s <%s|%s>", d.Kind, d.URL, esc(d.TableName))
+	}
+	state := string(d.State)
+	if d.State == cg.DashboardPosted && d.SlackSentAt != nil {
+		state = "posted " + d.SlackSentAt.UTC().Format("2006-01-02 15:04") + " UTC"
+	}
+	line := fmt.Sprintf("%s · %s · `%s`", name, state, d.UID)
+	switch {
+	case d.Reason != "":
+		line += "\n      _" + esc(truncate(d.Reason, 300)) + "_"
+	case d.LastError != "":
+		line += "\n      :warning: _" + esc(truncate(d.LastError, 300)) + "_"
+	}
+	return line
+}
+
+func dashboardsReply(cmd, user string, list []cg.Dashboard) reply {
+	if len(list) == 0 {
+		return reply{Text: fmt.Sprintf("No run tables of %s yet. `%s scan %s` looks for new ones now.", user, cmd, user)}
+	}
+	lines := make([]string, 0, len(list))
+	for _, d := range list {
+		lines = append(lines, dashboardLine(d))
+	}
+	blocks := append([]slack.Block{slack.NewHeaderBlock(plain(truncate("Runs of "+user, 150)))}, sections(lines)...)
+	blocks = append(blocks, slack.NewContextBlock("", mrkdwn(fmt.Sprintf("`%s recapture <uid>` records a GIF again; `%s mute <uid>` stops a design's posts.", cmd, cmd))))
+	return reply{Text: fmt.Sprintf("%d runs of %s", len(list), user), Blocks: capBlocks(blocks, 50)}
+}
+
+func tableNames(list []cg.Dashboard, n int) string {
+	var names []string
+	for i, d := range list {
+		if i == n {
+			names = append(names, fmt.Sprintf("and %d more", len(list)-n))
+			break
+		}
+		names = append(names, "`"+esc(d.TableName)+"`")
+	}
+	return strings.Join(names, ", ")
+}
+
+func scanSummary(res *scheduler.ScanResult) string {
+	s := fmt.Sprintf("%d users, %d databases, %d tables in %s", res.Users, res.Databases, res.Tables, res.Duration.Round(time.Millisecond))
+	if len(res.New) > 0 {
+		s += fmt.Sprintf("; %d new: %s", len(res.New), tableNames(res.New, 10))
+	} else {
+		s += "; nothing new"
+	}
+	if len(res.Incompatible) > 0 {
+		s += fmt.Sprintf("; %d incompatible: %s", len(res.Incompatible), tableNames(res.Incompatible, 10))
+	}
+	if len(res.Failures) > 0 {
+		var f []string
+		for _, uf := range res.Failures {
+			f = append(f, fmt.Sprintf("%s %s (%s)", uf.User, uf.Kind, esc(uf.Error)))
+		}
+		s += fmt.Sprintf("; %d databases could not be reached: %s", len(res.Failures), strings.Join(f, "; "))
+	}
+	return s
+}
+
+func statusReply(st commands.Status) reply {
+	var lines []string
+	for _, c := range st.Components {
+		switch {
+		case c.Off != "":
+			lines = append(lines, fmt.Sprintf(":heavy_minus_sign: *%s* off: %s", c.Name, esc(c.Off)))
+		case c.OK:
+			lines = append(lines, fmt.Sprintf(":white_check_mark: *%s*", c.Name))
+		default:
+			lines = append(lines, fmt.Sprintf(":x: *%s*: %s", c.Name, esc(c.Error)))
+		}
+	}
+	if st.LastScan != nil {
+		lines = append(lines, fmt.Sprintf(":mag: last scan %s UTC: %s", st.LastScan.StartedAt.UTC().Format("2006-01-02 15:04:05"), scanSummary(st.LastScan)))
+	} else {
+		lines = append(lines, ":mag: no scan yet in this process")
+	}
+	lines = append(lines, fmt.Sprintf(":inbox_tray: queue: %d jobs", st.Queue))
+	var states []string
+	for s, n := range st.Dashboards {
+		states = append(states, fmt.Sprintf("%s %d", s, n))
+	}
+	sort.Strings(states)
+	if len(states) > 0 {
+		lines = append(lines, ":bar_chart: dashboards: "+strings.Join(states, " · "))
+	}
+	blocks := append([]slack.Block{slack.NewHeaderBlock(plain("credential-grafana status"))}, sections(lines)...)
+	if len(st.Failures) > 0 {
+		var f []string
+		for _, d := range st.Failures {
+			f = append(f, dashboardLine(d))
+		}
+		blocks = append(blocks, slack.NewSectionBlock(mrkdwn("*Recent failures*"), nil, nil))
+		blocks = append(blocks, sections(f)...)
+	}
+	return reply{Text: "credential-grafana status", Blocks: capBlocks(blocks, 50)}
+}

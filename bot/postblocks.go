@@ -1,0 +1,179 @@
+package bot
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/slack-go/slack"
+
+	"credential-grafana/cg"
+)
+
+// Action IDs of the buttons on a pipeline message. The value of the re-record and mute
+// buttons is the dashboard UID.
+const (
+	ActionOpenDashboard = "cg_open_dashboard"
+	ActionRecapture     = "cg_recapture"
+	ActionMuteDesign    = "cg_mute_design"
+)
+
+// postEventType is the metadata event type of a pipeline message; its payload carries
+// the dashboard UID so that FindPost can recognise the message.
+const postEventType = "cg_dashboard_posted"
+
+// maxFieldsPerSection is Slack's limit of fields in one section block.
+const maxFieldsPerSection = 10
+
+// PostBlocks is the Block Kit of a pipeline message: a title, who and which database,
+// kind and table, the key figures with their change against the previous run, and the
+// buttons (open in Grafana, re-record the GIF, mute the design).
+func PostBlocks(p cg.Post) []slack.Block {
+	blocks := []slack.Block{
+		slack.NewHeaderBlock(plain(truncate(postTitle(p), 150))),
+		slack.NewSectionBlock(mrkdwn(postSubject(p)), nil, nil, slack.SectionBlockOptionBlockID("cg_post_subject")),
+	}
+	fields := make([]*slack.TextBlockObject, 0, len(p.Figures))
+	for _, f := range p.Figures {
+		fields = append(fields, mrkdwn(truncate(FormatFigure(f), 2000)))
+	}
+	for i := 0; i < len(fields); i += maxFieldsPerSection {
+		part := fields[i:min(i+maxFieldsPerSection, len(fields))]
+		blocks = append(blocks, slack.NewSectionBlock(nil, part, nil,
+			slack.SectionBlockOptionBlockID(fmt.Sprintf("cg_post_figures_%d", i/maxFieldsPerSection))))
+	}
+	blocks = append(blocks, slack.NewContextBlock("cg_post_compared", mrkdwn(postComparison(p))))
+	blocks = append(blocks, slack.NewActionBlock("cg_post_actions", postButtons(p)...))
+	return blocks
+}
+
+func postButtons(p cg.Post) []slack.BlockElement {
+	var out []slack.BlockElement
+	if p.DashboardURL != "" {
+		out = append(out, slack.NewButtonBlockElement(ActionOpenDashboard, p.DashboardUID, plain("Open in Grafana")).
+			WithURL(p.DashboardURL).WithStyle(slack.StylePrimary))
+	}
+	out = append(out, slack.NewButtonBlockElement(ActionRecapture, p.DashboardUID, plain("Re-record GIF")))
+	mute := slack.NewButtonBlockElement(ActionMuteDesign, p.DashboardUID, plain("Mute this design"))
+	what := "this design"
+	if p.Design != "" {
+		what = p.Design
+	}
+	mute.WithConfirm(slack.NewConfirmationBlockObject(plain("Mute "+truncate(what, 60)+"?"),
+		mrkdwn(fmt.Sprintf("Further %s runs of *%s* will be recorded but not posted here. `/cg unmute %s` undoes it.",
+			p.Kind, what, p.DashboardUID)),
+		plain("Mute"), plain("Cancel")))
+	return append(out, mute)
+}
+
+func postTitle(p cg.Post) string {
+	if p.Title != "" {
+		return p.Title
+	}
+	return fmt.Sprintf("%s run %s", p.Kind, p.Table)
+}
+
+func postSubject(p cg.Post) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "*%s* · %s · database `%s` · table `%s`", p.User, p.Kind, p.Database, p.Table)
+	var run []string
+	if p.Design != "" {
+		d := "design *" + p.Design + "*"
+		if p.Platform != "" {
+			d += " on *" + p.Platform + "*"
+		}
+		run = append(run, d)
+	}
+	if p.Stage != "" {
+		run = append(run, "stage `"+p.Stage+"`")
+	}
+	if p.RunID != "" {
+		run = append(run, "run `"+p.RunID+"`")
+	}
+	if len(run) > 0 {
+		b.WriteString("\n" + strings.Join(run, " · "))
+	}
+	return truncate(b.String(), 3000)
+}
+
+func postComparison(p cg.Post) string {
+	switch {
+	case p.PreviousTable != "":
+		return fmt.Sprintf("Changes are against the previous run of this design, `%s`.", p.PreviousTable)
+	case len(p.Figures) == 0:
+		return "No key figures were found in this table."
+	default:
+		return "First run of this design in this database: nothing to compare with yet."
+	}
+}
+
+// PostText is the plain text of a pipeline message: Slack's notification text, and the
+// whole message when Slack refuses the blocks.
+func PostText(p cg.Post) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s — %s, %s", postTitle(p), p.User, p.Database)
+	for i, f := range p.Figures {
+		if i == 0 {
+			b.WriteString(": ")
+		} else {
+			b.WriteString(", ")
+		}
+		b.WriteString(f.Name + " " + formatValue(f.Value, f.Decimals, f.Unit))
+	}
+	if p.DashboardURL != "" {
+		fmt.Fprintf(&b, ". Open in Grafana: %s", p.DashboardURL)
+	}
+	return truncate(b.String(), 3000)
+}
+
+// FormatFigure renders one key figure in mrkdwn: its name, value and unit, and its change
+// against the previous run with an arrow and whether that is better or worse.
+func FormatFigure(f cg.Figure) string {
+	s := fmt.Sprintf("*%s*\n`%s`", f.Name, formatValue(f.Value, f.Decimals, f.Unit))
+	if f.Previous == nil {
+		return s
+	}
+	delta := f.Value - *f.Previous
+	scale := math.Pow(10, float64(max(f.Decimals, 0)))
+	if math.Round(math.Abs(delta)*scale) == 0 {
+		return s + "  → no change"
+	}
+	arrow, sign := "↑", "+"
+	if delta < 0 {
+		arrow, sign = "↓", "−"
+	}
+	verdict := ":white_check_mark: better"
+	if (delta > 0) != f.HigherIsBetter {
+		verdict = ":small_red_triangle_down: worse"
+	}
+	return fmt.Sprintf("%s  %s %s%s %s", s, arrow, sign, formatValue(math.Abs(delta), f.Decimals, f.Unit), verdict)
+}
+
+func formatValue(v float64, decimals int, unit string) string {
+	n := strconv.FormatFloat(v, 'f', max(decimals, 0), 64)
+	switch unit {
+	case "":
+		return n
+	case "%":
+		return n + "%"
+	}
+	return n + " " + unit
+}
+
+func plain(s string) *slack.TextBlockObject {
+	return slack.NewTextBlockObject(slack.PlainTextType, s, false, false)
+}
+
+func mrkdwn(s string) *slack.TextBlockObject {
+	return slack.NewTextBlockObject(slack.MarkdownType, s, false, false)
+}
+
+// truncate shortens s to at most n runes, ending with "…" when it cut.
+func truncate(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
