@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rs/zerolog"
 
+	"credential-grafana/bot"
 	"credential-grafana/capture"
 	"credential-grafana/commands"
 	"credential-grafana/db"
@@ -34,6 +35,7 @@ type Main struct {
 	Scanner  *scheduler.Scanner
 	Pipeline *scheduler.Pipeline
 	Commands *commands.Service
+	Bot      *bot.Bot // nil unless both Slack tokens are set
 
 	checks    []rest.Check
 	logCloser io.Closer
@@ -118,6 +120,7 @@ func (m *Main) wire(ctx context.Context) error {
 	for _, c := range m.checks {
 		statusChecks = append(statusChecks, commands.HealthCheck{Name: c.Name, Run: c.Run})
 	}
+	statusChecks = append(statusChecks, commands.HealthCheck{Name: "slack", Run: m.slackStatus})
 	m.Commands = commands.New(commands.Config{
 		DB: m.DB, Cipher: cipher, Grafana: m.Grafana, Scanner: m.Scanner, Pipeline: m.Pipeline, Checks: statusChecks,
 		Defaults: commands.Defaults{
@@ -126,7 +129,7 @@ func (m *Main) wire(ctx context.Context) error {
 		},
 		Logger: log,
 	})
-	return nil
+	return m.newBot()
 }
 
 // healthChecks are the optional parts /readyz and `status` report on.

@@ -67,9 +67,18 @@ func (r reply) errorMessage() string {
 	return m
 }
 
-// snapshot counts everything a request could change.
+// attempted are the user names the bad requests below try to create.
+var attempted = []string{"mallory", "x", `a"; drop database x; --`, "ålice😀", strings.Repeat("b", 41), "Alice", "alice"}
+
+// snapshot sums up everything a request could change: this test's master database, and
+// the databases and roles of the users the requests try to create (other tests make
+// their own databases on the same server at the same time, so those are not counted).
 func (b *bundle) snapshot(t *testing.T) string {
 	t.Helper()
+	var names []string
+	for _, u := range attempted {
+		names = append(names, u+"_owner", u+"_viewer", u+"-timing_report", u+"-QOR", u+"-drc")
+	}
 	var s string
 	err := b.env.DB.Pool.QueryRow(context.Background(), `SELECT
 		(SELECT count(*) FROM users)::text || '/' ||
@@ -77,8 +86,9 @@ func (b *bundle) snapshot(t *testing.T) string {
 		(SELECT count(*) FROM credentials)::text || '/' ||
 		(SELECT coalesce(sum(length(coalesce(value_plain, '')) + length(coalesce(value_cipher, ''))), 0) FROM credentials)::text || '/' ||
 		(SELECT max(updated_at) FROM credentials)::text || '/' ||
-		(SELECT count(*) FROM pg_database)::text || '/' ||
-		(SELECT count(*) FROM pg_roles)::text`).Scan(&s)
+		(SELECT count(*) FROM audit_log)::text || '/' ||
+		(SELECT count(*) FROM pg_database WHERE datname = ANY($1) OR datname = 'x')::text || '/' ||
+		(SELECT count(*) FROM pg_roles WHERE rolname = ANY($1))::text`, names).Scan(&s)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -250,6 +250,8 @@ func (p *Pipeline) stop(ctx context.Context, d cg.Dashboard, step string, err er
 	if cg.ErrorCode(err) == cg.EINTERNAL {
 		msg = err.Error()
 	}
+	ctx, cancel := recordContext(ctx)
+	defer cancel()
 	if merr := p.cfg.DB.Dashboards().MarkFailed(ctx, d.ID, step, msg); merr != nil {
 		return merr
 	}
@@ -258,8 +260,16 @@ func (p *Pipeline) stop(ctx context.Context, d cg.Dashboard, step string, err er
 	return river.JobCancel(err)
 }
 
+// recordContext is for writing down a failure: it outlives the job's context, which
+// may be what ran out.
+func recordContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+}
+
 // retryErr records a step's error on the record and hands it back for River to retry.
 func (p *Pipeline) retryErr(ctx context.Context, d cg.Dashboard, step string, err error) error {
+	ctx, cancel := recordContext(ctx)
+	defer cancel()
 	if merr := p.cfg.DB.Dashboards().MarkError(ctx, d.ID, step, err.Error()); merr != nil {
 		p.log.Error().Err(merr).Msg("record pipeline error")
 	}

@@ -1,0 +1,200 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"credential-grafana/bot/slacktest"
+	"credential-grafana/cg"
+	"credential-grafana/commands"
+	"credential-grafana/commands/commandstest"
+	"credential-grafana/db"
+	"credential-grafana/db/dbtest"
+	"credential-grafana/grafana/grafanatest"
+)
+
+// TestMain lets the test binary be the service: the end-to-end tests start it again
+// with CG_TEST_SERVE=1 to run `serve` as a real process they can kill.
+func TestMain(m *testing.M) {
+	if os.Getenv("CG_TEST_SERVE") == "1" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		code := run(ctx, []string{"serve", "--env-file", ""}, os.Stdin, os.Stdout, os.Stderr)
+		stop()
+		os.Exit(code)
+	}
+	os.Exit(m.Run())
+}
+
+type process struct {
+	cmd *exec.Cmd
+	log *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func startService(t *testing.T, env []string) *process {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), append(env, "CG_TEST_SERVE=1", fmt.Sprintf("PORT=%d", freePort(t)))...)
+	p := &process{cmd: cmd, log: &syncBuffer{}}
+	cmd.Stdout, cmd.Stderr = p.log, p.log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+		if t.Failed() {
+			t.Logf("service %d log:\n%s", cmd.Process.Pid, p.log.String())
+		}
+	})
+	return p
+}
+
+func (p *process) stop(t *testing.T) {
+	t.Helper()
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- p.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("service exited with %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Error("service did not stop on SIGTERM")
+	}
+}
+
+// states returns how many of the user's records are in each state.
+func states(t *testing.T, env *commandstest.Env, userID int64) map[cg.DashboardState]int {
+	t.Helper()
+	list, err := env.DB.Dashboards().List(context.Background(), userID, "", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[cg.DashboardState]int{}
+	for _, d := range list {
+		out[d.State]++
+	}
+	return out
+}
+
+func TestAServiceKilledMidPipelineResumesAndTwoServicesPostEachTableOnce(t *testing.T) {
+	g := grafanatest.New(t)
+	s := slacktest.New(t)
+	const channel = "C0KILLTEST1"
+	s.AddChannel(channel, "eda-results", slacktest.BotMember())
+	env := commandstest.New(t, commandstest.WithGrafana(g.URL, g.Token))
+	ctx := context.Background()
+	user := env.UniqueUser(t, "kim")
+	u := env.CreateUser(t, user).User
+	if _, err := env.Service.SetCredential(ctx, commands.CLI, user, "slack_channel_id", channel, commands.Upsert); err != nil {
+		t.Fatal(err)
+	}
+	serviceEnv := []string{
+		"DATABASE_URL=" + dbtest.URLFor(env.Database),
+		"CREDENTIALS_KEY=" + base64.StdEncoding.EncodeToString(env.Key),
+		"GRAFANA_BASE_URL=" + g.URL, "GRAFANA_API_KEY=" + g.Token,
+		"SLACK_BOT_TOKEN=" + s.BotToken(), "SLACK_API_URL=" + s.APIURL(),
+		"HOST=127.0.0.1", "DASHBOARD_SCAN_INTERVAL=1000",
+		"CAPTURE_WIDTH=800", "CAPTURE_HEIGHT=500", "GIF_CAPTURE_DIR=" + t.TempDir(),
+		"JOB_TIMEOUT=30000", "JOB_RESCUE_AFTER=32000", "LOG_FORMAT=json", "LOG_LEVEL=info",
+	}
+	first := startService(t, serviceEnv)
+
+	for _, kind := range cg.Kinds {
+		cfg, _ := pgx.ParseConfig(dbtest.URLFor(kind.DatabaseName(user)))
+		cfg.User = db.OwnerRole(user)
+		conn, err := pgx.ConnectConfig(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = grafanatest.CreateRunTable(ctx, conn, kind, "jpeg_asap7_r1", grafanatest.SampleRun{Design: "jpeg", Platform: "asap7", TimeUnit: "ps"})
+		conn.Close(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Kill the service (SIGKILL: no chance to clean up) once the pipeline is under way.
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		st := states(t, env, u.ID)
+		if st[cg.DashboardCreated]+st[cg.DashboardCaptured]+st[cg.DashboardPosting] > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the pipeline did not start: %v\n%s", st, first.log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := first.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = first.cmd.Wait()
+	killedAt := states(t, env, u.ID)
+
+	// Two services on the same database take over.
+	second, third := startService(t, serviceEnv), startService(t, serviceEnv)
+	// The killed process's running job is run again once River's rescuer (every 30 s)
+	// finds it older than JOB_RESCUE_AFTER.
+	deadline = time.Now().Add(4 * time.Minute)
+	for states(t, env, u.ID)[cg.DashboardPosted] < 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("not all posted: %v (killed at %v)", states(t, env, u.ID), killedAt)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	time.Sleep(2 * time.Second) // let any duplicate arrive
+	if n := len(s.CompletedUploads()); n != 3 {
+		t.Fatalf("%d uploads in Slack, want exactly 3 (killed at %v)", n, killedAt)
+	}
+	if n := len(g.Dashboards()); n != 3 {
+		t.Fatalf("%d dashboards in Grafana, want exactly 3", n)
+	}
+	second.stop(t)
+	third.stop(t)
+	if !strings.Contains(second.log.String()+third.log.String(), "posted to Slack") {
+		t.Fatal("the services that took over did not post")
+	}
+}

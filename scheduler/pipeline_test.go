@@ -1,0 +1,288 @@
+package scheduler_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"image/gif"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"credential-grafana/bot"
+	"credential-grafana/bot/slacktest"
+	"credential-grafana/capture"
+	"credential-grafana/cg"
+	"credential-grafana/commands"
+	"credential-grafana/commands/commandstest"
+	"credential-grafana/grafana"
+	"credential-grafana/grafana/grafanatest"
+	"credential-grafana/scheduler"
+)
+
+const channel = "C0RESULTS01"
+
+// world is a whole service in one test: real PostgreSQL and Chromium, the Grafana and
+// Slack fakes, the real clients.
+type world struct {
+	env      *commandstest.Env
+	grafana  *grafanatest.Server
+	slack    *slacktest.Server
+	browser  *capture.Browser
+	scanner  *scheduler.Scanner
+	pipeline *scheduler.Pipeline
+	user     string
+}
+
+var sharedBrowser *capture.Browser
+
+func browser(t *testing.T) *capture.Browser {
+	t.Helper()
+	if sharedBrowser == nil {
+		b, err := capture.New(capture.Config{Width: 960, Height: 600, Concurrency: 2, Timeout: 30 * time.Second, Dir: os.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sharedBrowser = b
+	}
+	return sharedBrowser
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if sharedBrowser != nil {
+		_ = sharedBrowser.Close()
+	}
+	os.Exit(code)
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	w := &world{grafana: grafanatest.New(t), slack: slacktest.New(t)}
+	w.slack.AddChannel(channel, "eda-results", slacktest.BotMember())
+	w.env = commandstest.New(t, commandstest.WithGrafana(w.grafana.URL, w.grafana.Token))
+	w.browser = browser(t)
+	w.user = w.env.UniqueUser(t, "alice")
+	w.env.CreateUser(t, w.user)
+	if _, err := w.env.Service.SetCredential(context.Background(), commands.CLI, w.user, "slack_channel_id", channel, commands.Upsert); err != nil {
+		t.Fatal(err)
+	}
+	w.pipeline = w.newPipeline(t)
+	w.scanner = scheduler.NewScanner(scheduler.ScannerConfig{DB: w.env.DB, Cipher: w.env.Cipher, Enqueue: w.pipeline.Enqueue, Logger: w.env.Logger})
+	t.Cleanup(w.scanner.Close)
+	return w
+}
+
+// newPipeline makes and starts a pipeline (a replica) on the world's database.
+func (w *world) newPipeline(t *testing.T) *scheduler.Pipeline {
+	t.Helper()
+	p, err := scheduler.NewPipeline(scheduler.PipelineConfig{
+		DB: w.env.DB, Cipher: w.env.Cipher,
+		Grafana: grafana.Config{BaseURL: w.grafana.URL, Token: cg.Secret(w.grafana.Token), RetryBackoff: time.Millisecond, MaxRetries: 1},
+		Browser: w.browser, Notifier: bot.NewNotifier(bot.NotifierConfig{APIURL: w.slack.APIURL(), MinPostInterval: 20 * time.Millisecond}),
+		SlackToken: cg.Secret(w.slack.BotToken()), RetryBase: 200 * time.Millisecond, PollInterval: 200 * time.Millisecond,
+		Logger: w.env.Logger,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := p.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		sctx, scancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer scancel()
+		_ = p.Stop(sctx)
+		cancel()
+	})
+	return p
+}
+
+func (w *world) createTable(t *testing.T, kind cg.Kind, table string, run grafanatest.SampleRun) {
+	t.Helper()
+	if err := grafanatest.CreateRunTable(context.Background(), ownerConn(t, w.user, kind), kind, table, run); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (w *world) scan(t *testing.T) *scheduler.ScanResult {
+	t.Helper()
+	res, err := w.scanner.ScanOnce(context.Background(), scheduler.ScanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// waitPosted waits until n records are posted (or fails with where they are).
+func (w *world) waitPosted(t *testing.T, n int, within time.Duration) []cg.Dashboard {
+	t.Helper()
+	u, err := w.env.DB.Users().ByName(context.Background(), w.user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(within)
+	for {
+		list, err := w.env.DB.Dashboards().List(context.Background(), u.ID, "", 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		posted := 0
+		for _, d := range list {
+			if d.State == cg.DashboardPosted {
+				posted++
+			}
+		}
+		if posted >= n {
+			return list
+		}
+		if time.Now().After(deadline) {
+			for _, d := range list {
+				t.Logf("%s %s: state %s step %s error %q", d.Kind, d.TableName, d.State, d.Step, d.LastError)
+			}
+			t.Fatalf("%d of %d posted after %s", posted, n, within)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestANewTableOfEachKindEndsAsOneDashboardOneGIFAndOnePost(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	run := grafanatest.SampleRun{Design: "gcd", Platform: "nangate45", RunID: "r1"}
+	w.createTable(t, cg.KindTiming, "gcd_nangate45_r1", run)
+	w.createTable(t, cg.KindQOR, "gcd_nangate45_r1", run)
+	w.createTable(t, cg.KindDRC, "gcd_nangate45_r1", run)
+	if _, err := ownerConn(t, w.user, cg.KindTiming).Exec(context.Background(), "CREATE TABLE scratch (x int)"); err != nil {
+		t.Fatal(err)
+	}
+	if res := w.scan(t); len(res.New) != 3 || len(res.Incompatible) != 1 {
+		t.Fatalf("scan: %d new, %d incompatible", len(res.New), len(res.Incompatible))
+	}
+	list := w.waitPosted(t, 3, 3*time.Minute)
+
+	if n := len(w.grafana.Dashboards()); n != 3 {
+		t.Fatalf("%d dashboards in Grafana, want 3", n)
+	}
+	uploads := w.slack.CompletedUploads()
+	if len(uploads) != 3 {
+		t.Fatalf("%d uploads in Slack, want 3", len(uploads))
+	}
+	messages, _ := json.Marshal(w.slack.Messages(channel))
+	want := grafanatest.ExpectedFigures(cg.KindTiming, run).Last()
+	if !strings.Contains(string(messages), strconv.FormatFloat(want.WNS, 'f', 3, 64)) {
+		t.Fatalf("no message shows the WNS %.3f:\n%s", want.WNS, messages)
+	}
+	for _, d := range list {
+		if d.State == cg.DashboardIncompatible {
+			continue
+		}
+		if !strings.Contains(string(messages), d.URL) {
+			t.Fatalf("no message links the %s dashboard %s", d.Kind, d.URL)
+		}
+		b, err := os.ReadFile(d.LocalSnapshotURL)
+		if err != nil {
+			t.Fatalf("%s GIF: %v", d.Kind, err)
+		}
+		g, err := gif.DecodeAll(bytes.NewReader(b))
+		if err != nil || len(g.Image) < 2 {
+			t.Fatalf("%s GIF does not decode to an animation: %v", d.Kind, err)
+		}
+		if d.SlackSentAt == nil {
+			t.Fatalf("%s posted without slack_sent_at", d.Kind)
+		}
+	}
+	// Nothing new: a second scan posts nothing more and the incompatible table stays quiet.
+	if res := w.scan(t); len(res.New) != 0 || len(res.Incompatible) != 0 {
+		t.Fatalf("second scan: %+v", res)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if n := len(w.slack.CompletedUploads()); n != 3 {
+		t.Fatalf("%d uploads after a second scan, want still 3", n)
+	}
+}
+
+func TestGrafanaErrorsAndSlackRateLimitsAreWaitedOut(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.createTable(t, cg.KindTiming, "gcd_sky130hd_r2", grafanatest.SampleRun{Platform: "sky130hd", TimeUnit: "ns"})
+	w.createTable(t, cg.KindDRC, "gcd_sky130hd_r2", grafanatest.SampleRun{Platform: "sky130hd"})
+	w.grafana.FailNext("/api/dashboards/db", 500, 6) // more than the client's own retries
+	w.slack.RateLimit("files.getUploadURLExternal", 2, time.Second)
+	w.scan(t)
+	list := w.waitPosted(t, 2, 3*time.Minute)
+	if n := len(w.slack.CompletedUploads()); n != 2 {
+		t.Fatalf("%d uploads, want 2", n)
+	}
+	if n := len(w.grafana.Dashboards()); n != 2 {
+		t.Fatalf("%d dashboards, want 2", n)
+	}
+	for _, d := range list {
+		if d.LastError != "" {
+			t.Fatalf("%s kept an error after delivery: %q", d.Kind, d.LastError)
+		}
+	}
+}
+
+func TestTwoReplicasPostEachTableOnce(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	second := w.newPipeline(t)
+	secondScanner := scheduler.NewScanner(scheduler.ScannerConfig{DB: w.env.DB, Cipher: w.env.Cipher, Enqueue: second.Enqueue})
+	defer secondScanner.Close()
+	for i := range 4 {
+		w.createTable(t, cg.KindQOR, "aes_asap7_r"+strconv.Itoa(i), grafanatest.SampleRun{Design: "aes", Platform: "asap7", Seed: int64(i + 1)})
+	}
+	done := make(chan error, 2)
+	for _, s := range []*scheduler.Scanner{w.scanner, secondScanner} {
+		go func() {
+			_, err := s.ScanOnce(context.Background(), scheduler.ScanOptions{})
+			if err == scheduler.ErrScanRunning {
+				err = nil
+			}
+			done <- err
+		}()
+	}
+	for range 2 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.scan(t) // whichever lost the race
+	w.waitPosted(t, 4, 3*time.Minute)
+	time.Sleep(500 * time.Millisecond)
+	uploads := w.slack.CompletedUploads()
+	if len(uploads) != 4 {
+		t.Fatalf("%d uploads, want 4 (one per table)", len(uploads))
+	}
+}
+
+func TestACrashBetweenPostingAndRecordingDoesNotPostTwice(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.createTable(t, cg.KindDRC, "ibex_nangate45_r1", grafanatest.SampleRun{Design: "ibex"})
+	w.scan(t)
+	list := w.waitPosted(t, 1, 3*time.Minute)
+	d := list[0]
+	// As if the process died after the upload and before MarkPosted: the record is
+	// back in "posting" and its post job runs again.
+	if _, err := w.env.DB.Pool.Exec(context.Background(), `UPDATE dashboards SET state = 'posting', slack_sent_at = NULL WHERE id = $1`, d.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.env.DB.Pool.Exec(context.Background(), `UPDATE river_job SET state = 'available', finalized_at = NULL, attempt = 0, scheduled_at = now()
+		WHERE kind = 'post_slack' AND (args->>'dashboard_id')::bigint = $1`, d.ID); err != nil {
+		t.Fatal(err)
+	}
+	w.waitPosted(t, 1, time.Minute)
+	time.Sleep(time.Second)
+	if n := len(w.slack.CompletedUploads()); n != 1 {
+		t.Fatalf("%d uploads after the crash guard, want 1", n)
+	}
+	var state string
+	if err := w.env.DB.Pool.QueryRow(context.Background(), "SELECT state FROM dashboards WHERE id = $1", d.ID).Scan(&state); err != nil || state != "posted" {
+		t.Fatalf("state %q %v", state, err)
+	}
+}
