@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"image/gif"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -142,5 +144,55 @@ func TestServeAnswersAndShutsDownWhenCancelled(t *testing.T) {
 	}
 	if !strings.Contains(errOut.String(), "Grafana is off") || !strings.Contains(errOut.String(), "Slack is off") {
 		t.Fatalf("serve does not say what is switched off:\n%s", errOut.String())
+	}
+}
+
+func TestCLIScansOnceAndRecordsADashboardByHand(t *testing.T) {
+	_, cli := cliEnv(t)
+	user := dbtest.UniqueName("scan")
+	t.Cleanup(func() {
+		for _, k := range cg.Kinds {
+			dbtest.DropDatabase(t, k.DatabaseName(user))
+		}
+		dbtest.DropRole(t, db.ViewerRole(user))
+		dbtest.DropRole(t, db.OwnerRole(user))
+	})
+	if code, _, errOut := cli("", "user", "add", user); code != 0 {
+		t.Fatal(errOut)
+	}
+	dbtest.Exec(t, cg.KindDRC.DatabaseName(user), "CREATE TABLE notes (line text); ALTER TABLE notes OWNER TO "+db.OwnerRole(user))
+	code, out, errOut := cli("", "scan", "--once", "--user", user)
+	if code != 0 || !strings.Contains(out, "scanned 1 users") || !strings.Contains(out, "incompatible  DRC    table notes is missing") {
+		t.Fatalf("scan --once: %d\n%s\n%s", code, out, errOut)
+	}
+	if code, _, errOut = cli("", "scan"); code != 2 || !strings.Contains(errOut, "scan --once") {
+		t.Fatalf("scan without --once: %d %s", code, errOut)
+	}
+	if code, out, _ = cli("", "dashboards", user); code != 0 || !strings.Contains(out, "incompatible") {
+		t.Fatalf("dashboards: %d %s", code, out)
+	}
+
+	// capture: a page that behaves like a Grafana dashboard, stepped through by hand.
+	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `<html><body style="background:#111;color:#eee;font:48px sans-serif">
+			<script>window.__grafanaRunningQueryCount = 0</script><h1>stage %s</h1></body></html>`, r.URL.Query().Get("var-stage"))
+	}))
+	defer page.Close()
+	target := filepath.Join(t.TempDir(), "out.gif")
+	code, out, errOut = cli("", "capture", page.URL+"/d/abc/run?kiosk", "-o", target, "--var", "stage=floorplan,cts,finish")
+	if code != 0 || !strings.Contains(out, "3 frames") {
+		t.Fatalf("capture: %d\n%s\n%s", code, out, errOut)
+	}
+	f, err := os.Open(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	g, err := gif.DecodeAll(f)
+	if err != nil || len(g.Image) != 3 {
+		t.Fatalf("the GIF has %v frames (%v), want 3", len(g.Image), err)
+	}
+	if code, _, errOut = cli("", "capture", page.URL); code != 2 || !strings.Contains(errOut, "-o out.gif") {
+		t.Fatalf("capture without -o: %d %s", code, errOut)
 	}
 }

@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -39,8 +41,21 @@ func TestMain(m *testing.M) {
 }
 
 type process struct {
-	cmd *exec.Cmd
-	log *syncBuffer
+	cmd  *exec.Cmd
+	log  *syncBuffer
+	port int
+}
+
+// get fetches a path of the service's HTTP API.
+func (p *process) get(t *testing.T, path string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d%s", p.port, path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }
 
 type syncBuffer struct {
@@ -73,8 +88,9 @@ func freePort(t *testing.T) int {
 func startService(t *testing.T, env []string) *process {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), append(env, "CG_TEST_SERVE=1", fmt.Sprintf("PORT=%d", freePort(t)))...)
-	p := &process{cmd: cmd, log: &syncBuffer{}}
+	port := freePort(t)
+	cmd.Env = append(os.Environ(), append(env, "CG_TEST_SERVE=1", fmt.Sprintf("PORT=%d", port))...)
+	p := &process{cmd: cmd, log: &syncBuffer{}, port: port}
 	cmd.Stdout, cmd.Stderr = p.log, p.log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -191,6 +207,28 @@ func TestAServiceKilledMidPipelineResumesAndTwoServicesPostEachTableOnce(t *test
 	}
 	if n := len(g.Dashboards()); n != 3 {
 		t.Fatalf("%d dashboards in Grafana, want exactly 3", n)
+	}
+	// Both report Grafana and the browser in /readyz, and count what they did in /metrics.
+	posts := 0
+	for _, p := range []*process{second, third} {
+		status, body := p.get(t, "/readyz")
+		if status != 200 || !strings.Contains(body, `"grafana"`) || !strings.Contains(body, `"browser"`) {
+			t.Fatalf("readyz: %d %s", status, body)
+		}
+		status, body = p.get(t, "/metrics")
+		if status != 200 || !strings.Contains(body, "cg_queue_depth") {
+			t.Fatalf("metrics: %d", status)
+		}
+		for _, line := range strings.Split(body, "\n") {
+			if strings.HasPrefix(line, "cg_posts_total{") {
+				var n int
+				fmt.Sscanf(line[strings.LastIndex(line, " ")+1:], "%d", &n)
+				posts += n
+			}
+		}
+	}
+	if posts == 0 || posts > 3 {
+		t.Fatalf("the two services count %d posts in /metrics, want 1 to 3", posts)
 	}
 	second.stop(t)
 	third.stop(t)
