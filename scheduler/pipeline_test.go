@@ -38,7 +38,7 @@ type world struct {
 
 var sharedBrowser *capture.Browser
 
-func browser(t *testing.T) *capture.Browser {
+func browser(t testing.TB) *capture.Browser {
 	t.Helper()
 	if sharedBrowser == nil {
 		b, err := capture.New(capture.Config{Width: 960, Height: 600, Concurrency: 2, Timeout: 30 * time.Second, Dir: os.TempDir()})
@@ -58,7 +58,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t testing.TB, change ...func(*scheduler.PipelineConfig)) *world {
 	t.Helper()
 	w := &world{grafana: grafanatest.New(t), slack: slacktest.New(t)}
 	w.slack.AddChannel(channel, "eda-results", slacktest.BotMember())
@@ -69,22 +69,32 @@ func newWorld(t *testing.T) *world {
 	if _, err := w.env.Service.SetCredential(context.Background(), commands.CLI, w.user, "slack_channel_id", channel, commands.Upsert); err != nil {
 		t.Fatal(err)
 	}
-	w.pipeline = w.newPipeline(t)
+	w.pipeline = w.newPipelineWith(t, func(c *scheduler.PipelineConfig) {
+		for _, f := range change {
+			f(c)
+		}
+	})
 	w.scanner = scheduler.NewScanner(scheduler.ScannerConfig{DB: w.env.DB, Cipher: w.env.Cipher, Enqueue: w.pipeline.Enqueue, Logger: w.env.Logger})
 	t.Cleanup(w.scanner.Close)
 	return w
 }
 
 // newPipeline makes and starts a pipeline (a replica) on the world's database.
-func (w *world) newPipeline(t *testing.T) *scheduler.Pipeline {
+func (w *world) newPipeline(t testing.TB) *scheduler.Pipeline {
+	return w.newPipelineWith(t, func(*scheduler.PipelineConfig) {})
+}
+
+func (w *world) newPipelineWith(t testing.TB, change func(*scheduler.PipelineConfig)) *scheduler.Pipeline {
 	t.Helper()
-	p, err := scheduler.NewPipeline(scheduler.PipelineConfig{
+	cfg := scheduler.PipelineConfig{
 		DB: w.env.DB, Cipher: w.env.Cipher,
 		Grafana: grafana.Config{BaseURL: w.grafana.URL, Token: cg.Secret(w.grafana.Token), RetryBackoff: time.Millisecond, MaxRetries: 1},
 		Browser: w.browser, Notifier: bot.NewNotifier(bot.NotifierConfig{APIURL: w.slack.APIURL(), MinPostInterval: 20 * time.Millisecond}),
 		SlackToken: cg.Secret(w.slack.BotToken()), RetryBase: 200 * time.Millisecond, PollInterval: 200 * time.Millisecond,
 		Logger: w.env.Logger,
-	})
+	}
+	change(&cfg)
+	p, err := scheduler.NewPipeline(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,4 +295,97 @@ func TestACrashBetweenPostingAndRecordingDoesNotPostTwice(t *testing.T) {
 	if err := w.env.DB.Pool.QueryRow(context.Background(), "SELECT state FROM dashboards WHERE id = $1", d.ID).Scan(&state); err != nil || state != "posted" {
 		t.Fatalf("state %q %v", state, err)
 	}
+}
+
+func TestADashboardWithAFailingPanelIsNotPostedAndTheUserIsToldOnce(t *testing.T) {
+	t.Parallel()
+	// A team's own TIMING template whose TNS panel asks for a column run tables do not have.
+	raw, err := os.ReadFile("../grafana/templates/timing.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := strings.Replace(string(raw), `coalesce(sum(least(slack, 0)), 0) AS \"TNS\"`, `sum(total_negative_slack) AS \"TNS\"`, 1)
+	if broken == string(raw) {
+		t.Fatal("the TNS query was not found in the template")
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(dir+"/timing.json", []byte(broken), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	templates, err := grafana.LoadTemplates(dir)
+	if err != nil {
+		t.Fatalf("the template is well formed and must load: %v", err)
+	}
+	w := newWorld(t, func(c *scheduler.PipelineConfig) { c.Templates = templates })
+	w.createTable(t, cg.KindTiming, "gcd_nangate45_broken", grafanatest.SampleRun{})
+	w.scan(t)
+
+	u, _ := w.env.DB.Users().ByName(context.Background(), w.user)
+	deadline := time.Now().Add(time.Minute)
+	var d cg.Dashboard
+	for {
+		list, err := w.env.DB.Dashboards().List(context.Background(), u.ID, cg.KindTiming, 1)
+		if err != nil || len(list) != 1 {
+			t.Fatalf("records: %v %v", list, err)
+		}
+		if d = list[0]; d.State == cg.DashboardFailed || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if d.State != cg.DashboardFailed || d.Step != scheduler.StepDashboard ||
+		!strings.Contains(d.LastError, "TNS (setup)") || !strings.Contains(d.LastError, "total_negative_slack") {
+		t.Fatalf("record: state %s step %s error %q", d.State, d.Step, d.LastError)
+	}
+	if n := len(w.grafana.Dashboards()); n != 0 {
+		t.Fatalf("%d dashboards published, want none", n)
+	}
+	// Scanning again does not make it try (and tell) again.
+	w.scan(t)
+	time.Sleep(time.Second)
+	if n := len(w.slack.CompletedUploads()); n != 0 {
+		t.Fatalf("%d uploads, want none", n)
+	}
+	told := 0
+	for _, m := range w.slack.Messages(channel) {
+		if strings.Contains(m.Text, "gcd_nangate45_broken") && strings.Contains(m.Text, "TNS (setup)") {
+			told++
+		}
+	}
+	if told != 1 {
+		t.Fatalf("the user was told %d times, want once: %+v", told, w.slack.Messages(channel))
+	}
+}
+
+// BenchmarkEndToEnd measures, with a 5 s scan interval, the time from a run table's
+// commit to the Slack fake receiving its upload (dashboard, checks, recording of every
+// stage at 960×600, upload).
+func BenchmarkEndToEnd(b *testing.B) {
+	w := newWorld(b)
+	schedule, err := scheduler.ParseSchedule("", 5*time.Second)
+	if err != nil {
+		b.Fatal(err)
+	}
+	trigger := scheduler.NewTrigger(schedule, w.scanner, w.env.Logger)
+	trigger.Start(context.Background())
+	defer trigger.Stop()
+	var total time.Duration
+	i := 0
+	for b.Loop() {
+		before := len(w.slack.CompletedUploads())
+		start := time.Now()
+		if err := grafanatest.CreateRunTable(context.Background(), ownerConn(b, w.user, cg.KindTiming), cg.KindTiming,
+			"bench_run_"+strconv.Itoa(i), grafanatest.SampleRun{Seed: int64(i + 1)}); err != nil {
+			b.Fatal(err)
+		}
+		for len(w.slack.CompletedUploads()) == before {
+			if time.Since(start) > 3*time.Minute {
+				b.Fatal("no upload within 3 minutes")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		total += time.Since(start)
+		i++
+	}
+	b.ReportMetric(total.Seconds()/float64(i), "s/table")
 }
