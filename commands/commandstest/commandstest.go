@@ -7,6 +7,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -80,7 +82,43 @@ func New(t testing.TB, opts ...Option) *Env {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	return &Env{Service: commands.New(cfg), DB: d, Cipher: c, Key: key, Log: logBuf, Logger: logger, Database: name}
+	env := &Env{Service: commands.New(cfg), DB: d, Cipher: c, Key: key, Log: logBuf, Logger: logger, Database: name}
+	t.Cleanup(func() { env.checkLogHasNoSecrets(t) })
+	return env
+}
+
+// checkLogHasNoSecrets fails the test if the log it captured holds the credentials key
+// or the value of any secret credential still stored.
+func (e *Env) checkLogHasNoSecrets(t testing.TB) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	log := e.Log.String()
+	if strings.Contains(log, base64.StdEncoding.EncodeToString(e.Key)) {
+		t.Error("the credentials key is in the log")
+	}
+	d, err := db.Open(ctx, db.Config{URL: dbtest.URLFor(e.Database), MaxConns: 1}) // the test may have closed e.DB
+	if err != nil {
+		t.Errorf("check the log for secrets: %v", err)
+		return
+	}
+	defer d.Close()
+	users, err := d.Users().List(ctx)
+	if err != nil {
+		t.Errorf("check the log for secrets: %v", err)
+		return
+	}
+	for _, u := range users {
+		creds, err := d.Credentials(e.Cipher).List(ctx, u.ID)
+		if err != nil {
+			t.Errorf("check the log for secrets: %v", err)
+			return
+		}
+		for _, c := range creds {
+			if c.Secret && len(c.Value.Reveal()) >= 8 && strings.Contains(log, c.Value.Reveal()) {
+				t.Errorf("the value of %s of user %s is in the log", c.Key, u.Name)
+			}
+		}
+	}
 }
 
 // UniqueUser returns a user name no other test uses, and drops that user's databases
