@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"credential-grafana/cg"
+	"credential-grafana/commands/commandstest"
 	"credential-grafana/db"
 	"credential-grafana/db/dbtest"
 )
@@ -41,13 +42,7 @@ func cliEnv(t *testing.T) (string, func(stdin string, args ...string) (int, stri
 func TestCLIManagesUsersAndCredentials(t *testing.T) {
 	_, cli := cliEnv(t)
 	user := dbtest.UniqueName("cli")
-	t.Cleanup(func() {
-		for _, k := range cg.Kinds {
-			dbtest.DropDatabase(t, k.DatabaseName(user))
-		}
-		dbtest.DropRole(t, db.ViewerRole(user))
-		dbtest.DropRole(t, db.OwnerRole(user))
-	})
+	commandstest.DropUserLater(t, user)
 
 	code, out, errOut := cli("", "user", "add", user)
 	if code != 0 || !strings.Contains(out, "created user "+user) || !strings.Contains(out, "API key (shown once") {
@@ -150,13 +145,7 @@ func TestServeAnswersAndShutsDownWhenCancelled(t *testing.T) {
 func TestCLIScansOnceAndRecordsADashboardByHand(t *testing.T) {
 	_, cli := cliEnv(t)
 	user := dbtest.UniqueName("scan")
-	t.Cleanup(func() {
-		for _, k := range cg.Kinds {
-			dbtest.DropDatabase(t, k.DatabaseName(user))
-		}
-		dbtest.DropRole(t, db.ViewerRole(user))
-		dbtest.DropRole(t, db.OwnerRole(user))
-	})
+	commandstest.DropUserLater(t, user)
 	if code, _, errOut := cli("", "user", "add", user); code != 0 {
 		t.Fatal(errOut)
 	}

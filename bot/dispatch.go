@@ -180,18 +180,17 @@ func (b *Bot) find(name string) *subcommand {
 
 // nearest is the subcommand whose name is closest to what was typed.
 func (b *Bot) nearest(typed string) *subcommand {
-	var best *subcommand
-	bestD := 1 << 30
-	for _, s := range b.slash {
-		cand := s.name
+	names := make([]string, len(b.slash))
+	for i, s := range b.slash {
+		names[i] = s.name
 		if !strings.Contains(typed, " ") {
-			cand, _, _ = strings.Cut(s.name, " ")
-		}
-		if d := levenshtein(typed, cand); d < bestD {
-			best, bestD = s, d
+			names[i], _, _ = strings.Cut(s.name, " ")
 		}
 	}
-	return best
+	if _, i := commands.Nearest(typed, names); i >= 0 {
+		return b.slash[i]
+	}
+	return nil
 }
 
 // usageReply says what was understood, what is wrong, and how the nearest command is used.
@@ -214,26 +213,6 @@ func capitalize(s string) string {
 		return s
 	}
 	return strings.ToUpper(s[:1]) + s[1:]
-}
-
-func levenshtein(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // onSlashCommand acks at once: help and usage problems in the ack itself; a form is opened

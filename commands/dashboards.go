@@ -136,14 +136,21 @@ type MuteResult struct {
 	Design string  `json:"design"`
 }
 
+// designFor finds the dashboard ref names, checks actor may manage it, and returns the
+// design its table says.
+func (s *Service) designFor(ctx context.Context, actor Actor, ref string) (cg.Dashboard, cg.User, string, error) {
+	d, u, err := s.dashboardFor(ctx, actor, ref)
+	if err != nil {
+		return d, u, "", err
+	}
+	design, err := s.db.Dashboards().Design(ctx, d.ID)
+	return d, u, design, err
+}
+
 // MuteDesign stops posts of further runs of the dashboard's design (same user and
 // kind); they are still recorded.
 func (s *Service) MuteDesign(ctx context.Context, actor Actor, ref string) (MuteResult, error) {
-	d, u, err := s.dashboardFor(ctx, actor, ref)
-	if err != nil {
-		return MuteResult{}, err
-	}
-	design, err := s.db.Dashboards().Design(ctx, d.ID)
+	d, u, design, err := s.designFor(ctx, actor, ref)
 	if err != nil {
 		return MuteResult{}, err
 	}
@@ -159,11 +166,7 @@ func (s *Service) MuteDesign(ctx context.Context, actor Actor, ref string) (Mute
 
 // UnmuteDesign undoes MuteDesign.
 func (s *Service) UnmuteDesign(ctx context.Context, actor Actor, ref string) (MuteResult, error) {
-	d, u, err := s.dashboardFor(ctx, actor, ref)
-	if err != nil {
-		return MuteResult{}, err
-	}
-	design, err := s.db.Dashboards().Design(ctx, d.ID)
+	d, u, design, err := s.designFor(ctx, actor, ref)
 	if err != nil {
 		return MuteResult{}, err
 	}

@@ -177,16 +177,24 @@ func (k KeySpec) Check(value string) error {
 }
 
 func nearestKey(s string) string {
-	best, bestD := "", 1<<30
-	for _, k := range Keys {
-		if d := levenshtein(s, k.Name); d < bestD {
-			best, bestD = k.Name, d
-		}
-	}
+	best, _ := Nearest(s, KeyNames())
 	return best
 }
 
-func levenshtein(a, b string) int {
+// Nearest returns the candidate closest to what was typed (fewest single-character
+// edits) and its index, for "did you mean" answers; -1 when there are no candidates.
+func Nearest(typed string, candidates []string) (string, int) {
+	best, bestI, bestD := "", -1, 1<<30
+	for i, c := range candidates {
+		if d := editDistance(typed, c); d < bestD {
+			best, bestI, bestD = c, i, d
+		}
+	}
+	return best, bestI
+}
+
+// editDistance is the Levenshtein distance between a and b, in bytes.
+func editDistance(a, b string) int {
 	prev := make([]int, len(b)+1)
 	cur := make([]int, len(b)+1)
 	for j := range prev {

@@ -126,6 +126,12 @@ func (e *Env) checkLogHasNoSecrets(t testing.TB) {
 func (e *Env) UniqueUser(t testing.TB, prefix string) string {
 	t.Helper()
 	name := dbtest.UniqueName(prefix)
+	DropUserLater(t, name)
+	return name
+}
+
+// DropUserLater drops a user's three databases and two roles when the test ends.
+func DropUserLater(t testing.TB, name string) {
 	t.Cleanup(func() {
 		for _, k := range cg.Kinds {
 			dbtest.DropDatabase(t, k.DatabaseName(name))
@@ -133,7 +139,6 @@ func (e *Env) UniqueUser(t testing.TB, prefix string) string {
 		dbtest.DropRole(t, db.ViewerRole(name))
 		dbtest.DropRole(t, db.OwnerRole(name))
 	})
-	return name
 }
 
 // CreateUser creates a user as the CLI would and fails the test on error.
