@@ -202,16 +202,12 @@ func (p *Pipeline) Enqueue(ctx context.Context, tx pgx.Tx, d cg.Dashboard) error
 func (p *Pipeline) Recapture(ctx context.Context, id int64) error {
 	return pgx.BeginFunc(ctx, p.cfg.DB.Pool, func(tx pgx.Tx) error {
 		var gen int
-		if err := tx.QueryRow(ctx, `UPDATE dashboards SET state = 'created', slack_sent_at = NULL, posting_started_at = NULL,
-			slack_file_id = '', last_error = '', attempts = 0, updated_at = now() WHERE id = $1
-			RETURNING (SELECT count(*) FROM audit_log WHERE action = 'dashboard.recapture' AND detail->>'dashboard_id' = $1::text)`,
-			id).Scan(&gen); err != nil {
+		if err := tx.QueryRow(ctx, `UPDATE dashboards SET state = 'created', generation = generation + 1,
+			slack_sent_at = NULL, posting_started_at = NULL, slack_file_id = '', last_error = '', attempts = 0, updated_at = now()
+			WHERE id = $1 RETURNING generation`, id).Scan(&gen); err != nil {
 			return fmt.Errorf("reset dashboard %d: %w", id, err)
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO audit_log (actor, action, detail) VALUES ('pipeline', 'dashboard.recapture', jsonb_build_object('dashboard_id', $1::text))`, id); err != nil {
-			return err
-		}
-		_, err := p.river.InsertTx(ctx, tx, RecordArgs{DashboardID: id, Generation: gen + 1}, uniqueOpts("record"))
+		_, err := p.river.InsertTx(ctx, tx, RecordArgs{DashboardID: id, Generation: gen}, uniqueOpts("record"))
 		return err
 	})
 }

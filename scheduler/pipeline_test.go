@@ -389,3 +389,50 @@ func BenchmarkEndToEnd(b *testing.B) {
 	}
 	b.ReportMetric(total.Seconds()/float64(i), "s/table")
 }
+
+func TestRecaptureRecordsAndPostsAgainAndAMutedDesignIsNotPosted(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ctx := context.Background()
+	w.createTable(t, cg.KindQOR, "ibex_sky130hd_r1", grafanatest.SampleRun{Design: "ibex", Platform: "sky130hd"})
+	w.scan(t)
+	d := w.waitPosted(t, 1, 3*time.Minute)[0]
+	if err := w.pipeline.Recapture(ctx, d.ID); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for len(w.slack.CompletedUploads()) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("the recapture was not posted")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	w.waitPosted(t, 1, time.Minute)
+
+	// Mute the design: its next run is recorded, but not posted.
+	if _, err := w.env.Service.MuteDesign(ctx, commands.CLI, d.UID); err != nil {
+		t.Fatal(err)
+	}
+	w.createTable(t, cg.KindQOR, "ibex_sky130hd_r2", grafanatest.SampleRun{Design: "ibex", Platform: "sky130hd", Seed: 2})
+	res := w.scan(t)
+	if len(res.New) != 1 {
+		t.Fatalf("scan found %d new tables", len(res.New))
+	}
+	deadline = time.Now().Add(2 * time.Minute)
+	for {
+		got, err := w.env.DB.Dashboards().Get(ctx, res.New[0].ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.State == cg.DashboardMuted {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the muted design's run ended %s (%s)", got.State, got.LastError)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n := len(w.slack.CompletedUploads()); n != 2 {
+		t.Fatalf("%d uploads, want 2 (the first post and its recapture)", n)
+	}
+}
