@@ -144,12 +144,22 @@ func (n *Notifier) Post(ctx context.Context, p cg.Post) (string, error) {
 			Message: fmt.Sprintf("post dashboard %s: the GIF %s is missing or empty: record it again", p.DashboardUID, p.GIFPath)}
 	}
 	tc := n.client(p.Token)
-	fileID, err := n.upload(ctx, tc, p, int(st.Size()))
-	if err != nil {
+	fileID := p.ExistingFileID
+	if fileID != "" { // an interrupted post: the GIF is there; is its message?
+		_, found, err := n.findMessage(ctx, tc, p.Channel, p.DashboardUID, p.ResumeSince)
+		if err != nil {
+			return "", err
+		}
+		if found {
+			return fileID, nil
+		}
+	} else if fileID, err = n.upload(ctx, tc, p, int(st.Size())); err != nil {
 		n.log.Warn().Err(err).Str("dashboard_uid", p.DashboardUID).Str("channel", p.Channel).Msg("slack upload failed")
 		return "", err
 	}
-	n.postMessage(ctx, tc, p, fileID)
+	if err := n.postMessage(ctx, tc, p, fileID); err != nil {
+		return "", err
+	}
 	n.log.Info().Str("dashboard_uid", p.DashboardUID).Str("channel", p.Channel).Str("file_id", fileID).Msg("dashboard posted to slack")
 	return fileID, nil
 }
@@ -201,9 +211,9 @@ var refusedBlocks = map[string]bool{"invalid_blocks": true, "invalid_blocks_form
 const maxMessageAttempts = 3
 
 // postMessage posts the Block Kit message that follows the GIF, or a plain-text one with
-// the link if Slack refuses the blocks. The GIF is already in the channel, so a failure
-// here is logged, not returned: retrying the post would upload the GIF again.
-func (n *Notifier) postMessage(ctx context.Context, tc *tokenClient, p cg.Post, fileID string) {
+// the link if Slack refuses the blocks. When it fails the GIF is already in the channel:
+// the caller's retry finds it (FindPost) and posts only the message (ExistingFileID).
+func (n *Notifier) postMessage(ctx context.Context, tc *tokenClient, p cg.Post, fileID string) error {
 	md := slack.SlackMetadata{EventType: postEventType, EventPayload: map[string]any{
 		"dashboard_uid": p.DashboardUID, "file_id": fileID, "user": p.User, "kind": string(p.Kind), "table": p.Table,
 	}}
@@ -215,9 +225,11 @@ func (n *Notifier) postMessage(ctx context.Context, tc *tokenClient, p cg.Post, 
 			slack.MsgOptionText(PostText(p), false), slack.MsgOptionMetadata(md))
 	}
 	if err != nil {
-		n.log.Error().Err(err).Str("dashboard_uid", p.DashboardUID).Str("channel", p.Channel).
-			Msg("the GIF was posted but the message with its figures was not")
+		n.log.Warn().Err(err).Str("dashboard_uid", p.DashboardUID).Str("channel", p.Channel).
+			Msg("the GIF was posted but the message with its figures was not yet")
+		return classify("post the message of "+p.DashboardUID, p.Channel, tc.botName(ctx), err)
 	}
+	return nil
 }
 
 // send posts a message within the channel's rate, up to attempts times while Slack
@@ -265,8 +277,14 @@ func (n *Notifier) FindPost(ctx context.Context, token cg.Secret, channel, dashb
 			break
 		}
 	}
+	return n.findMessage(ctx, tc, channel, dashboardUID, since)
+}
+
+// findMessage looks in the channel's history since since for the message of a post of
+// dashboardUID (its metadata carries the UID and the file ID).
+func (n *Notifier) findMessage(ctx context.Context, tc *tokenClient, channel, dashboardUID string, since time.Time) (string, bool, error) {
 	hist, err := tc.api.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{
-		ChannelID: channel, Oldest: strconv.FormatInt(from.Unix(), 10), Limit: 200, IncludeAllMetadata: true,
+		ChannelID: channel, Oldest: strconv.FormatInt(since.Add(-time.Minute).Unix(), 10), Limit: 200, IncludeAllMetadata: true,
 	})
 	switch code := slackCode(err); {
 	case code == "not_in_channel" || code == "channel_not_found":

@@ -39,4 +39,10 @@ type Post struct {
 	// PreviousTable is the table the figures are compared with, if any.
 	PreviousTable string
 	At            time.Time
+
+	// ExistingFileID, when set, is the GIF an interrupted post already uploaded (found
+	// by the notifier's FindPost): the notifier does not upload it again, and posts the
+	// message that goes with it unless the channel has it since ResumeSince.
+	ExistingFileID string
+	ResumeSince    time.Time
 }

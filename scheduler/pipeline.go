@@ -472,11 +472,16 @@ func (p *Pipeline) post(ctx context.Context, job *river.Job[PostArgs]) error {
 	if err != nil {
 		return err
 	}
+	post, err := p.buildPost(ctx, j, token, channel)
+	if err != nil {
+		return p.retryErr(ctx, d, StepPost, err)
+	}
 	if !began {
 		if cur.State != cg.DashboardPosting {
 			return nil
 		}
-		// A post was under way when a process stopped: look before posting again.
+		// A post was under way when a process stopped: look before posting again, and
+		// finish what it left (the message) rather than upload the GIF twice.
 		since := cur.UpdatedAt.Add(-time.Hour)
 		if cur.PostingStartedAt != nil {
 			since = cur.PostingStartedAt.Add(-time.Minute)
@@ -486,13 +491,9 @@ func (p *Pipeline) post(ctx context.Context, job *river.Job[PostArgs]) error {
 			return p.slackError(ctx, d, err)
 		}
 		if found {
-			p.log.Info().Str("dashboard_uid", d.UID).Str("file_id", fileID).Msg("found the post of an interrupted run; not posting again")
-			return p.cfg.DB.Dashboards().MarkPosted(ctx, d.ID, fileID, time.Now())
+			p.log.Info().Str("dashboard_uid", d.UID).Str("file_id", fileID).Msg("found the upload of an interrupted post; not uploading again")
+			post.ExistingFileID, post.ResumeSince = fileID, since
 		}
-	}
-	post, err := p.buildPost(ctx, j, token, channel)
-	if err != nil {
-		return p.retryErr(ctx, d, StepPost, err)
 	}
 	fileID, err := p.cfg.Notifier.Post(ctx, post)
 	if err != nil {

@@ -291,6 +291,9 @@ func TestACrashBetweenPostingAndRecordingDoesNotPostTwice(t *testing.T) {
 	if n := len(w.slack.CompletedUploads()); n != 1 {
 		t.Fatalf("%d uploads after the crash guard, want 1", n)
 	}
+	if n := postMessages(w, d.UID); n != 1 {
+		t.Fatalf("%d figure messages after the crash guard, want 1", n)
+	}
 	var state string
 	if err := w.env.DB.Pool.QueryRow(context.Background(), "SELECT state FROM dashboards WHERE id = $1", d.ID).Scan(&state); err != nil || state != "posted" {
 		t.Fatalf("state %q %v", state, err)
@@ -434,5 +437,32 @@ func TestRecaptureRecordsAndPostsAgainAndAMutedDesignIsNotPosted(t *testing.T) {
 	}
 	if n := len(w.slack.CompletedUploads()); n != 2 {
 		t.Fatalf("%d uploads, want 2 (the first post and its recapture)", n)
+	}
+}
+
+// postMessages counts the channel's pipeline messages about one dashboard.
+func postMessages(w *world, uid string) int {
+	n := 0
+	for _, m := range w.slack.Messages(channel) {
+		if strings.Contains(string(m.Metadata), `"dashboard_uid":"`+uid+`"`) {
+			n++
+		}
+	}
+	return n
+}
+
+func TestAPostWhoseMessageFailedIsFinishedWithoutUploadingTheGIFAgain(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.createTable(t, cg.KindTiming, "aes_nangate45_r9", grafanatest.SampleRun{Design: "aes"})
+	// The GIF goes up, then Slack fails the message that goes with it.
+	w.slack.FailNext("chat.postMessage", 1, "internal_error")
+	w.scan(t)
+	d := w.waitPosted(t, 1, 3*time.Minute)[0]
+	if n := len(w.slack.CompletedUploads()); n != 1 {
+		t.Fatalf("%d uploads, want 1", n)
+	}
+	if n := postMessages(w, d.UID); n != 1 {
+		t.Fatalf("%d figure messages, want 1", n)
 	}
 }
