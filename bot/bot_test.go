@@ -562,3 +562,32 @@ func TestMetricsCountEnvelopesAndTheConnection(t *testing.T) {
 		return connected == 1 && slash == 1 && acks >= 1
 	})
 }
+
+func TestANonAdminAskingToRemoveAUserIsRefusedBeforeAnyForm(t *testing.T) {
+	t.Parallel()
+	h := startBot(t)
+	name := h.env.UniqueUser(t, "rem")
+	h.env.CreateUser(t, name)
+	mustContain(t, "remove as alice", all(h.answer(aliceID, "user remove "+name)), "only an administrator may remove users", "<@"+adminID+">")
+	if n := h.srv.Calls("views.open"); n != 0 {
+		t.Fatalf("a confirmation form was opened %d times for a refused removal", n)
+	}
+	if u, _ := h.env.Service.ShowUser(h.ctx, commands.CLI, name); u.Status != cg.UserActive {
+		t.Fatalf("user is %s after a refused removal", u.Status)
+	}
+}
+
+func TestMembersOfTheAdminUserGroupAreAdministrators(t *testing.T) {
+	t.Parallel()
+	const groupID, carolID = "S0ADMINS001", "U0CAROL001"
+	h := startBot(t, func(c *bot.Config) { c.AdminGroup = groupID })
+	h.srv.AddUser(slacktest.User{ID: carolID, Name: "carol"})
+	h.srv.AddUserGroup(groupID, carolID)
+	if got := all(h.answer(carolID, "scan")); strings.Contains(got, "only an administrator") {
+		t.Fatalf("a member of the admin group was refused: %s", got)
+	}
+	mustContain(t, "scan as bob", all(h.answer(bobID, "scan")), "only an administrator may scan every user")
+	if h.srv.Calls("usergroups.users.list") == 0 {
+		t.Fatal("the admin group was never read")
+	}
+}

@@ -89,6 +89,9 @@ func runUserShow(ctx context.Context, r *request) reply {
 // userRemoveForm always asks for confirmation in a modal.
 func userRemoveForm(*request) modalOpener {
 	return func(ctx context.Context, r *request) error {
+		if !r.actor(ctx).Admin { // refuse before asking for a confirmation that could not be honoured
+			return cg.Errorf(cg.EFORBIDDEN, "only an administrator may remove users")
+		}
 		_, drop := r.flags["drop-databases"]
 		return r.b.openRemoveModal(ctx, r.triggerID, r.args[0], drop)
 	}

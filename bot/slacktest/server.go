@@ -96,6 +96,7 @@ type Server struct {
 	tokens       map[string]*token
 	channels     map[string]*channel
 	users        map[string]*User
+	userGroups   map[string][]string // user group ID -> member IDs
 	messages     map[string][]*Message
 	ephemerals   []Ephemeral
 	files        map[string]*file
@@ -152,6 +153,7 @@ func New(t testing.TB, opts ...Option) *Server {
 		tokens:       map[string]*token{},
 		channels:     map[string]*channel{},
 		users:        map[string]*User{},
+		userGroups:   map[string][]string{},
 		messages:     map[string][]*Message{},
 		files:        map[string]*file{},
 		views:        map[string]*view{},
@@ -315,6 +317,16 @@ func (s *Server) AddUser(u User) {
 	defer s.mu.Unlock()
 	cp := u
 	s.users[u.ID] = &cp
+}
+
+// AddUserGroup adds a user group (ID S…) with its members, for usergroups.users.list.
+func (s *Server) AddUserGroup(id string, members ...string) {
+	if !regexp.MustCompile(`^S[A-Z0-9]{8,}$`).MatchString(id) {
+		s.t.Fatalf("slacktest: user group ID %q does not look like a Slack user group ID", id)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.userGroups[id] = append([]string(nil), members...)
 }
 
 func (s *Server) userName(id string) string {
@@ -542,6 +554,7 @@ var apiMethods = map[string]apiMethod{
 	"views.update":                   {botTokenOnly, (*Server).viewsUpdate},
 	"views.publish":                  {botTokenOnly, (*Server).viewsPublish},
 	"users.info":                     {botTokenOnly, (*Server).usersInfo},
+	"usergroups.users.list":          {botTokenOnly, (*Server).usergroupsUsersList},
 	"apps.connections.open":          {appTokenOnly, (*Server).appsConnectionsOpen},
 	"apps.event.authorizations.list": {appTokenOnly, (*Server).appsEventAuthorizationsList},
 }
@@ -701,6 +714,15 @@ func (s *Server) usersInfo(c *apiCall) (map[string]any, *slackError) {
 			"real_name": u.RealName, "display_name": u.Name, "email": u.Email, "team": s.cfg.teamID,
 		},
 	}}, nil
+}
+
+// usergroupsUsersList answers as Slack does: the members' IDs, or no_such_subteam.
+func (s *Server) usergroupsUsersList(c *apiCall) (map[string]any, *slackError) {
+	members, ok := s.userGroups[c.p.str("usergroup")]
+	if !ok {
+		return nil, errCode("no_such_subteam")
+	}
+	return map[string]any{"users": append([]string{}, members...)}, nil
 }
 
 func (s *Server) appsEventAuthorizationsList(*apiCall) (map[string]any, *slackError) {
