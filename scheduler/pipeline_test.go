@@ -205,13 +205,29 @@ func TestANewTableOfEachKindEndsAsOneDashboardOneGIFAndOnePost(t *testing.T) {
 			t.Fatalf("%s posted without slack_sent_at", d.Kind)
 		}
 	}
-	// Nothing new: a second scan posts nothing more and the incompatible table stays quiet.
+	// Nothing new: a second scan calls neither Grafana nor Slack, and the incompatible
+	// table stays quiet.
+	grafanaCalls, slackCalls := w.grafana.Requests("", "/"), len(w.slack.CallCounts())
+	slackTotal := func() int {
+		n := 0
+		for _, c := range w.slack.CallCounts() {
+			n += c
+		}
+		return n
+	}
+	slackBefore := slackTotal()
 	if res := w.scan(t); len(res.New) != 0 || len(res.Incompatible) != 0 {
 		t.Fatalf("second scan: %+v", res)
 	}
 	time.Sleep(500 * time.Millisecond)
 	if n := len(w.slack.CompletedUploads()); n != 3 {
 		t.Fatalf("%d uploads after a second scan, want still 3", n)
+	}
+	if g := w.grafana.Requests("", "/"); g != grafanaCalls {
+		t.Fatalf("a scan that found nothing new made %d Grafana calls", g-grafanaCalls)
+	}
+	if n := slackTotal(); n != slackBefore || len(w.slack.CallCounts()) != slackCalls {
+		t.Fatalf("a scan that found nothing new made %d Slack calls", n-slackBefore)
 	}
 }
 
@@ -464,5 +480,55 @@ func TestAPostWhoseMessageFailedIsFinishedWithoutUploadingTheGIFAgain(t *testing
 	}
 	if n := postMessages(w, d.UID); n != 1 {
 		t.Fatalf("%d figure messages, want 1", n)
+	}
+}
+
+func TestWithoutSlackThePipelineStopsAfterTheGIFAndSaysWhy(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, func(c *scheduler.PipelineConfig) { c.SlackToken = "" })
+	w.createTable(t, cg.KindDRC, "gcd_asap7_r1", grafanatest.SampleRun{Platform: "asap7"})
+	res := w.scan(t)
+	d := w.waitFor(t, res.New[0].ID, func(d cg.Dashboard) bool { return strings.Contains(d.LastError, "Slack is not configured") })
+	if d.State != cg.DashboardCaptured || d.LocalSnapshotURL == "" {
+		t.Fatalf("record: %s, GIF %q", d.State, d.LocalSnapshotURL)
+	}
+	if _, err := os.Stat(d.LocalSnapshotURL); err != nil {
+		t.Fatal(err)
+	}
+	if n := w.slack.Calls("files.getUploadURLExternal"); n != 0 {
+		t.Fatalf("%d uploads tried without a token", n)
+	}
+}
+
+func TestAChannelThatDoesNotExistIsReportedOnTheRecord(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	if _, err := w.env.Service.SetCredential(context.Background(), commands.CLI, w.user, "slack_channel_id", "C0NOSUCHCH1", commands.Upsert); err != nil {
+		t.Fatal(err)
+	}
+	w.createTable(t, cg.KindTiming, "gcd_asap7_r2", grafanatest.SampleRun{Platform: "asap7", TimeUnit: "ps"})
+	res := w.scan(t)
+	d := w.waitFor(t, res.New[0].ID, func(d cg.Dashboard) bool { return d.State == cg.DashboardFailed })
+	if d.Step != scheduler.StepPost || !strings.Contains(d.LastError, "C0NOSUCHCH1 does not exist") || !strings.Contains(d.LastError, "slack_channel_id") {
+		t.Fatalf("record: step %s error %q", d.Step, d.LastError)
+	}
+}
+
+// waitFor waits until the record satisfies ok, or fails with where it is.
+func (w *world) waitFor(t *testing.T, id int64, ok func(cg.Dashboard) bool) cg.Dashboard {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		d, err := w.env.DB.Dashboards().Get(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok(d) {
+			return d
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("record stuck: state %s step %s error %q", d.State, d.Step, d.LastError)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
