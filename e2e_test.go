@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -122,6 +123,25 @@ func (p *process) stop(t *testing.T) {
 	}
 }
 
+// children lists the processes whose parent is pid.
+func children(pid int) []int {
+	entries, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range entries {
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid …; comm may hold spaces, so read after the last ')'.
+		fields := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		if len(fields) > 1 && fields[1] == strconv.Itoa(pid) {
+			n, _ := strconv.Atoi(e.Name())
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 // states returns how many of the user's records are in each state.
 func states(t *testing.T, env *commandstest.Env, userID int64) map[cg.DashboardState]int {
 	t.Helper()
@@ -172,11 +192,14 @@ func TestAServiceKilledMidPipelineResumesAndTwoServicesPostEachTableOnce(t *test
 			t.Fatal(err)
 		}
 	}
-	// Kill the service (SIGKILL: no chance to clean up) once the pipeline is under way.
+	// Kill the service (SIGKILL: no chance to clean up) once the pipeline is under way
+	// and its browser is recording.
 	deadline := time.Now().Add(90 * time.Second)
+	var browsers []int
 	for {
 		st := states(t, env, u.ID)
-		if st[cg.DashboardCreated]+st[cg.DashboardCaptured]+st[cg.DashboardPosting] > 0 {
+		browsers = children(first.cmd.Process.Pid)
+		if st[cg.DashboardCreated]+st[cg.DashboardCaptured]+st[cg.DashboardPosting] > 0 && len(browsers) > 0 {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -189,6 +212,15 @@ func TestAServiceKilledMidPipelineResumesAndTwoServicesPostEachTableOnce(t *test
 	}
 	_ = first.cmd.Wait()
 	killedAt := states(t, env, u.ID)
+	// Its Chromium dies with it.
+	for _, pid := range browsers {
+		for i := 0; syscall.Kill(pid, 0) == nil; i++ {
+			if i > 100 {
+				t.Fatalf("the killed service's browser (pid %d) is still running", pid)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
 
 	// Two services on the same database take over.
 	second, third := startService(t, serviceEnv), startService(t, serviceEnv)

@@ -1,11 +1,13 @@
 package capture
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"sync"
 	"syscall"
@@ -32,10 +34,11 @@ type Browser struct {
 
 // instance is one running Chromium process and the CDP connection to it.
 type instance struct {
-	launcher *launcher.Launcher
-	rod      *rod.Browser
-	pid      int
-	dir      string
+	cmd    *exec.Cmd
+	exited chan struct{} // closed when the process has exited
+	rod    *rod.Browser
+	pid    int
+	dir    string
 }
 
 // New checks cfg and returns a Browser; Chromium itself starts on the first recording (or
@@ -153,12 +156,12 @@ func (b *Browser) launch(ctx context.Context) (*instance, error) {
 		Set("mute-audio").
 		Set("disable-extensions").
 		Set("window-size", strconv.Itoa(b.cfg.Width)+","+strconv.Itoa(b.cfg.Height))
-	u, err := l.Launch()
+	inst, u, err := start(ctx, b.cfg.ChromiumPath, l.FormatArgs())
 	if err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, fmt.Errorf("start chromium %s: %w", b.cfg.ChromiumPath, err)
 	}
-	inst := &instance{launcher: l, pid: l.PID(), dir: dir}
+	inst.dir = dir
 	rb := rod.New().ControlURL(u).NoDefaultDevice()
 	if err := rb.Connect(); err != nil {
 		inst.stop()
@@ -189,16 +192,55 @@ func (i *instance) stop() {
 	if i.pid > 0 {
 		_ = syscall.Kill(-i.pid, syscall.SIGKILL) // the launcher starts Chromium in its own group
 	}
-	done := make(chan struct{})
-	go func() {
-		i.launcher.Cleanup() // waits for the process to exit, then removes the profile
-		close(done)
-	}()
 	select {
-	case <-done:
+	case <-i.exited:
 	case <-time.After(5 * time.Second):
 	}
 	_ = os.RemoveAll(i.dir)
+}
+
+// devToolsLine is how Chromium announces its DevTools endpoint on stderr.
+var devToolsLine = regexp.MustCompile(`DevTools listening on (ws://\S+)`)
+
+// start runs Chromium with args (go-rod's launcher formats them) in a process group of
+// its own, and asks the kernel to kill it when this process dies (Pdeathsig), so a
+// crashed or killed service leaves no browser behind. It returns the DevTools URL.
+func start(ctx context.Context, bin string, args []string) (*instance, string, error) {
+	cmd := exec.Command(bin, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, "", err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, "", err
+	}
+	inst := &instance{cmd: cmd, pid: cmd.Process.Pid, exited: make(chan struct{})}
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		var sent bool
+		for sc.Scan() { // read to the end, or Chromium blocks on a full pipe
+			if m := devToolsLine.FindStringSubmatch(sc.Text()); m != nil && !sent {
+				found <- m[1]
+				sent = true
+			}
+		}
+		_ = cmd.Wait()
+		close(inst.exited)
+	}()
+	timeout := time.NewTimer(30 * time.Second)
+	defer timeout.Stop()
+	select {
+	case u := <-found:
+		return inst, u, nil
+	case <-inst.exited:
+		return nil, "", fmt.Errorf("chromium exited before it was ready (%v)", cmd.ProcessState)
+	case <-timeout.C:
+	case <-ctx.Done():
+	}
+	_ = syscall.Kill(-inst.pid, syscall.SIGKILL)
+	return nil, "", fmt.Errorf("chromium did not announce its DevTools endpoint in time")
 }
 
 // acquire waits for a free page slot.
