@@ -2,11 +2,13 @@ package db
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"credential-grafana/cg"
 )
@@ -124,18 +126,94 @@ func (r Dashboards) exec(ctx context.Context, what string, sql string, args ...a
 	return nil
 }
 
-// MarkCreated records the dashboard's URL once Grafana has it.
-func (r Dashboards) MarkCreated(ctx context.Context, id int64, url string) error {
-	return r.exec(ctx, "mark dashboard created", `UPDATE dashboards SET dashboard_url = $2, step = 'dashboard',
-		state = CASE WHEN state IN ('pending', 'failed') THEN 'created' ELSE state END,
-		last_error = '', updated_at = now() WHERE id = $1`, id, url)
+// DBTX is what the pipeline's writes run on: the pool, or a transaction that also
+// enqueues the next job.
+type DBTX interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-// MarkCaptured records the GIF's path.
-func (r Dashboards) MarkCaptured(ctx context.Context, id int64, path string) error {
-	return r.exec(ctx, "mark dashboard captured", `UPDATE dashboards SET local_snapshot_url = $2, step = 'capture',
-		state = CASE WHEN state IN ('created', 'failed') THEN 'captured' ELSE state END,
-		last_error = '', updated_at = now() WHERE id = $1`, id, path)
+// RunFacts is what the pipeline read from a run table: who ran it, and its key figures
+// at Stage.
+type RunFacts struct {
+	Design, Platform, RunID string
+	Stage                   string
+	Figures                 []cg.Figure
+}
+
+// MarkCreated records, in q, that Grafana has the dashboard at url under uid, with
+// what the table says about its run.
+func (r Dashboards) MarkCreated(ctx context.Context, q DBTX, id int64, url, uid string, f RunFacts) error {
+	figures, err := json.Marshal(f.Figures)
+	if err != nil {
+		return err
+	}
+	if _, err := q.Exec(ctx, `UPDATE dashboards SET dashboard_url = $2, dashboard_uid = $3, step = 'dashboard',
+		state = 'created', last_error = '', design = $4, platform = $5, run_id = $6, stage = $7, figures = $8,
+		updated_at = now() WHERE id = $1`, id, url, uid, f.Design, f.Platform, f.RunID, f.Stage, figures); err != nil {
+		return fmt.Errorf("mark dashboard %d created: %w", id, err)
+	}
+	return nil
+}
+
+// MarkCaptured records, in q, the GIF's path.
+func (r Dashboards) MarkCaptured(ctx context.Context, q DBTX, id int64, path string) error {
+	if _, err := q.Exec(ctx, `UPDATE dashboards SET local_snapshot_url = $2, step = 'capture', state = 'captured',
+		last_error = '', updated_at = now() WHERE id = $1`, id, path); err != nil {
+		return fmt.Errorf("mark dashboard %d captured: %w", id, err)
+	}
+	return nil
+}
+
+// Reset sets a posted (or failed) dashboard back to "created" for a recapture, in q, and
+// returns its new generation.
+func (r Dashboards) Reset(ctx context.Context, q DBTX, id int64) (int, error) {
+	var gen int
+	err := q.QueryRow(ctx, `UPDATE dashboards SET state = 'created', generation = generation + 1,
+		slack_sent_at = NULL, posting_started_at = NULL, slack_file_id = '', last_error = '', attempts = 0, updated_at = now()
+		WHERE id = $1 RETURNING generation`, id).Scan(&gen)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, cg.Errorf(cg.ENOTFOUND, "no dashboard %d", id)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("reset dashboard %d: %w", id, err)
+	}
+	return gen, nil
+}
+
+// Facts returns what MarkCreated recorded of a dashboard's run.
+func (r Dashboards) Facts(ctx context.Context, id int64) (RunFacts, error) {
+	var f RunFacts
+	var figures []byte
+	if err := r.db.Pool.QueryRow(ctx, "SELECT design, platform, run_id, stage, figures FROM dashboards WHERE id = $1", id).
+		Scan(&f.Design, &f.Platform, &f.RunID, &f.Stage, &figures); err != nil {
+		return f, fmt.Errorf("read run of dashboard %d: %w", id, err)
+	}
+	if err := json.Unmarshal(figures, &f.Figures); err != nil {
+		return f, fmt.Errorf("read figures of dashboard %d: %w", id, err)
+	}
+	return f, nil
+}
+
+// Previous returns the table and figures of the latest earlier run of the same design
+// in the same user database as d, if there is one.
+func (r Dashboards) Previous(ctx context.Context, d cg.Dashboard, design string) (string, []cg.Figure, bool, error) {
+	var table string
+	var figures []byte
+	err := r.db.Pool.QueryRow(ctx, `SELECT table_name, figures FROM dashboards
+		WHERE user_id = $1 AND kind = $2 AND design = $3 AND id < $4 AND jsonb_typeof(figures) = 'array'
+		ORDER BY id DESC LIMIT 1`, d.UserID, string(d.Kind), design, d.ID).Scan(&table, &figures)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil, false, nil
+	}
+	if err != nil {
+		return "", nil, false, fmt.Errorf("read the previous run of %s: %w", design, err)
+	}
+	var out []cg.Figure
+	if err := json.Unmarshal(figures, &out); err != nil {
+		return "", nil, false, err
+	}
+	return table, out, true, nil
 }
 
 // BeginPosting is the once-only guard of the Slack post: it moves a captured record to
@@ -213,4 +291,12 @@ func (r Dashboards) Failed(ctx context.Context, limit int) ([]cg.Dashboard, erro
 		return nil, err
 	}
 	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (cg.Dashboard, error) { return scanDashboard(row) })
+}
+
+// QueueDepth counts the pipeline's jobs waiting or running (River's table).
+func (d *DB) QueueDepth(ctx context.Context) (int, error) {
+	var n int
+	err := d.Pool.QueryRow(ctx, `SELECT count(*) FROM river_job
+		WHERE state IN ('available', 'running', 'retryable', 'scheduled', 'pending')`).Scan(&n)
+	return n, err
 }

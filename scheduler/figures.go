@@ -9,15 +9,14 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"credential-grafana/cg"
+	"credential-grafana/db"
 )
 
 // RunFacts is what the pipeline reads from a run table itself: who ran it and its key
-// figures at the last stage.
+// figures at the last stage (what the record keeps), and the unit of its times.
 type RunFacts struct {
-	Design, Platform, RunID string
-	TimeUnit                string // TIMING: "ns" or "ps"
-	Stage                   string // the stage the figures are taken at
-	Figures                 []cg.Figure
+	db.RunFacts
+	TimeUnit string // TIMING: "ns" or "ps"
 }
 
 // stageOrder is METRICS2.1's flow order; stages it does not know sort after them.
@@ -28,15 +27,6 @@ func stageRank(s string) int {
 		return i
 	}
 	return len(stageOrder)
-}
-
-func hasColumn(cols map[string]bool, names ...string) bool {
-	for _, n := range names {
-		if !cols[n] {
-			return false
-		}
-	}
-	return true
 }
 
 // ReadRunFacts reads a run table's design, platform, run and key figures over conn (a

@@ -2,7 +2,6 @@ package scheduler
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -201,24 +200,17 @@ func (p *Pipeline) Enqueue(ctx context.Context, tx pgx.Tx, d cg.Dashboard) error
 // Recapture records a dashboard's GIF again and posts it again.
 func (p *Pipeline) Recapture(ctx context.Context, id int64) error {
 	return pgx.BeginFunc(ctx, p.cfg.DB.Pool, func(tx pgx.Tx) error {
-		var gen int
-		if err := tx.QueryRow(ctx, `UPDATE dashboards SET state = 'created', generation = generation + 1,
-			slack_sent_at = NULL, posting_started_at = NULL, slack_file_id = '', last_error = '', attempts = 0, updated_at = now()
-			WHERE id = $1 RETURNING generation`, id).Scan(&gen); err != nil {
-			return fmt.Errorf("reset dashboard %d: %w", id, err)
+		gen, err := p.cfg.DB.Dashboards().Reset(ctx, tx, id)
+		if err != nil {
+			return err
 		}
-		_, err := p.river.InsertTx(ctx, tx, RecordArgs{DashboardID: id, Generation: gen}, uniqueOpts("record"))
+		_, err = p.river.InsertTx(ctx, tx, RecordArgs{DashboardID: id, Generation: gen}, uniqueOpts("record"))
 		return err
 	})
 }
 
 // QueueDepth counts the jobs waiting or running.
-func (p *Pipeline) QueueDepth(ctx context.Context) (int, error) {
-	var n int
-	err := p.cfg.DB.Pool.QueryRow(ctx, `SELECT count(*) FROM river_job
-		WHERE state IN ('available', 'running', 'retryable', 'scheduled', 'pending')`).Scan(&n)
-	return n, err
-}
+func (p *Pipeline) QueueDepth(ctx context.Context) (int, error) { return p.cfg.DB.QueueDepth(ctx) }
 
 // job is what every step loads first.
 type job struct {
@@ -337,11 +329,8 @@ func (p *Pipeline) build(ctx context.Context, job *river.Job[BuildArgs]) error {
 		return p.retryErr(ctx, d, StepDashboard, err)
 	}
 	link := strings.TrimRight(g.BaseURL(), "/") + saved.URL
-	figures, _ := json.Marshal(facts.Figures)
 	err = pgx.BeginFunc(ctx, p.cfg.DB.Pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `UPDATE dashboards SET dashboard_url = $2, dashboard_uid = $3, step = 'dashboard',
-			state = 'created', last_error = '', design = $4, platform = $5, run_id = $6, figures = $7, updated_at = now()
-			WHERE id = $1`, d.ID, link, uid, facts.Design, facts.Platform, facts.RunID, figures); err != nil {
+		if err := p.cfg.DB.Dashboards().MarkCreated(ctx, tx, d.ID, link, uid, facts.RunFacts); err != nil {
 			return err
 		}
 		_, err := p.river.InsertTx(ctx, tx, RecordArgs{DashboardID: d.ID, StepValues: steps}, uniqueOpts("record"))
@@ -405,8 +394,7 @@ func (p *Pipeline) record(ctx context.Context, job *river.Job[RecordArgs]) error
 		p.log.Warn().Str("dashboard_uid", d.UID).Interface("panel_errors", res.PanelErrors).Msg("recorded with panel errors")
 	}
 	err = pgx.BeginFunc(ctx, p.cfg.DB.Pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `UPDATE dashboards SET local_snapshot_url = $2, step = 'capture', state = 'captured',
-			last_error = '', updated_at = now() WHERE id = $1`, d.ID, res.Path); err != nil {
+		if err := p.cfg.DB.Dashboards().MarkCaptured(ctx, tx, d.ID, res.Path); err != nil {
 			return err
 		}
 		_, err := p.river.InsertTx(ctx, tx, PostArgs{DashboardID: d.ID, Generation: job.Args.Generation}, uniqueOpts(river.QueueDefault))
@@ -459,20 +447,20 @@ func (p *Pipeline) post(ctx context.Context, job *river.Job[PostArgs]) error {
 		p.log.Warn().Str("dashboard_uid", d.UID).Msg(msg)
 		return nil
 	}
-	design, err := p.cfg.DB.Dashboards().Design(ctx, d.ID)
+	facts, err := p.cfg.DB.Dashboards().Facts(ctx, d.ID)
 	if err != nil {
 		return err
 	}
-	if muted, err := p.cfg.DB.Dashboards().Muted(ctx, j.user.ID, d.Kind, design); err != nil {
+	if muted, err := p.cfg.DB.Dashboards().Muted(ctx, j.user.ID, d.Kind, facts.Design); err != nil {
 		return err
-	} else if muted && design != "" {
+	} else if muted && facts.Design != "" {
 		return p.cfg.DB.Dashboards().SetState(ctx, d.ID, cg.DashboardMuted)
 	}
 	cur, began, err := p.cfg.DB.Dashboards().BeginPosting(ctx, d.ID, channel)
 	if err != nil {
 		return err
 	}
-	post, err := p.buildPost(ctx, j, token, channel)
+	post, err := p.buildPost(ctx, j, facts, token, channel)
 	if err != nil {
 		return p.retryErr(ctx, d, StepPost, err)
 	}
@@ -520,39 +508,24 @@ func (p *Pipeline) slackError(ctx context.Context, d cg.Dashboard, err error) er
 	return p.retryErr(ctx, d, StepPost, err)
 }
 
-func (p *Pipeline) buildPost(ctx context.Context, j job, token cg.Secret, channel string) (cg.Post, error) {
+func (p *Pipeline) buildPost(ctx context.Context, j job, facts db.RunFacts, token cg.Secret, channel string) (cg.Post, error) {
 	d := j.d
-	var design, platform, runID string
-	var figJSON []byte
-	if err := p.cfg.DB.Pool.QueryRow(ctx, "SELECT design, platform, run_id, figures FROM dashboards WHERE id = $1", d.ID).
-		Scan(&design, &platform, &runID, &figJSON); err != nil {
-		return cg.Post{}, err
-	}
-	var figures []cg.Figure
-	_ = json.Unmarshal(figJSON, &figures)
+	run := grafana.RunInfo{Design: facts.Design, Platform: facts.Platform, RunID: facts.RunID}
 	post := cg.Post{
 		Token: token, Channel: channel, GIFPath: d.LocalSnapshotURL,
 		User: j.user.Name, Kind: d.Kind, Database: d.Kind.DatabaseName(j.user.Name), Table: d.TableName,
-		Design: design, Platform: platform, RunID: runID,
-		DashboardUID: d.UID, DashboardURL: d.URL, Title: grafana.DashboardTitle(d.Kind, d.TableName, grafana.RunInfo{Design: design, Platform: platform, RunID: runID}),
-		Figures: figures, At: time.Now(),
+		Design: facts.Design, Platform: facts.Platform, RunID: facts.RunID, Stage: facts.Stage,
+		DashboardUID: d.UID, DashboardURL: d.URL, Title: grafana.DashboardTitle(d.Kind, d.TableName, run),
+		Figures: facts.Figures, At: time.Now(),
 	}
-	if design != "" { // the previous run of the same design in the same database
-		var prevTable string
-		var prevJSON []byte
-		err := p.cfg.DB.Pool.QueryRow(ctx, `SELECT table_name, figures FROM dashboards
-			WHERE user_id = $1 AND kind = $2 AND design = $3 AND id < $4 AND figures <> '{}'::jsonb AND figures <> 'null'::jsonb
-			ORDER BY id DESC LIMIT 1`, d.UserID, string(d.Kind), design, d.ID).Scan(&prevTable, &prevJSON)
-		if err == nil {
-			var prev []cg.Figure
-			_ = json.Unmarshal(prevJSON, &prev)
-			post.Figures, post.PreviousTable = compare(figures, prev), prevTable
-		} else if !errors.Is(err, pgx.ErrNoRows) {
+	if facts.Design != "" { // the previous run of the same design in the same database
+		table, prev, found, err := p.cfg.DB.Dashboards().Previous(ctx, d, facts.Design)
+		if err != nil {
 			return post, err
 		}
-	}
-	if len(post.Figures) > 0 {
-		post.Stage = "last stage"
+		if found {
+			post.Figures, post.PreviousTable = compare(facts.Figures, prev), table
+		}
 	}
 	return post, nil
 }

@@ -186,6 +186,9 @@ func TestANewTableOfEachKindEndsAsOneDashboardOneGIFAndOnePost(t *testing.T) {
 	if !strings.Contains(string(messages), strconv.FormatFloat(want.WNS, 'f', 3, 64)) {
 		t.Fatalf("no message shows the WNS %.3f:\n%s", want.WNS, messages)
 	}
+	if stage := "stage `" + grafanatest.ExpectedFigures(cg.KindTiming, run).LastStage + "`"; !strings.Contains(string(messages), stage) {
+		t.Fatalf("no message names the stage of its figures (%s):\n%s", stage, messages)
+	}
 	for _, d := range list {
 		if d.State == cg.DashboardIncompatible {
 			continue
