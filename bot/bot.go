@@ -164,10 +164,7 @@ func (b *Bot) connectOnce(ctx context.Context) (bool, error) {
 	cancel()
 	<-drained
 	b.metrics.connected.Set(0)
-	if err == nil {
-		err = errors.New("socket mode client stopped")
-	}
-	return connected, err
+	return connected, err // RunContext never returns nil
 }
 
 func (b *Bot) setState(s connState) {

@@ -34,8 +34,6 @@ type Trigger struct {
 	log     zerolog.Logger
 	ctx     context.Context
 	cancel  context.CancelFunc
-	// Scanned, if set, is called after each scan (for tests and metrics).
-	Scanned func(*ScanResult, error)
 }
 
 // NewTrigger returns a trigger for scanner on schedule.
@@ -67,14 +65,11 @@ func (t *Trigger) scan() {
 	}
 	ctx, cancel := context.WithTimeout(t.ctx, 10*time.Minute)
 	defer cancel()
-	res, err := t.scanner.ScanOnce(ctx, ScanOptions{})
+	_, err := t.scanner.ScanOnce(ctx, ScanOptions{})
 	switch {
 	case errors.Is(err, ErrScanRunning):
 		t.log.Debug().Msg("scan skipped: another scan is running here or in another replica")
 	case err != nil && t.ctx.Err() == nil:
 		t.log.Error().Err(err).Msg("scan failed")
-	}
-	if t.Scanned != nil {
-		t.Scanned(res, err)
 	}
 }

@@ -345,24 +345,3 @@ func (s *Server) conversationsHistory(c *apiCall) (map[string]any, *slackError) 
 		"response_metadata": map[string]any{"next_cursor": ""},
 	}, nil
 }
-
-// conversationsReplies lists a thread: the parent first, then the replies, oldest first.
-func (s *Server) conversationsReplies(c *apiCall) (map[string]any, *slackError) {
-	ch, e := s.writableChannel(c.p.str("channel"))
-	if e != nil {
-		return nil, e
-	}
-	ts := c.p.str("ts")
-	parent := s.findMessage(ch.id, ts)
-	if parent == nil || c.now.Before(parent.visibleAt) {
-		return nil, errCode("thread_not_found")
-	}
-	withMetadata := c.p.boolean("include_all_metadata")
-	msgs := []map[string]any{s.messageJSON(parent, withMetadata)}
-	for _, m := range s.messages[ch.id] {
-		if m != parent && m.ThreadTS == ts && !c.now.Before(m.visibleAt) {
-			msgs = append(msgs, s.messageJSON(m, withMetadata))
-		}
-	}
-	return map[string]any{"messages": msgs, "has_more": false, "response_metadata": map[string]any{"next_cursor": ""}}, nil
-}
