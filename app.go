@@ -116,13 +116,8 @@ func (m *Main) wire(ctx context.Context) error {
 		Enqueue: m.Pipeline.Enqueue, Metrics: metrics, Logger: log})
 
 	m.checks = m.healthChecks()
-	var statusChecks []commands.HealthCheck
-	for _, c := range m.checks {
-		statusChecks = append(statusChecks, commands.HealthCheck{Name: c.Name, Run: c.Run})
-	}
-	statusChecks = append(statusChecks, commands.HealthCheck{Name: "slack", Run: m.slackStatus})
 	m.Commands = commands.New(commands.Config{
-		DB: m.DB, Cipher: cipher, Grafana: m.Grafana, Scanner: m.Scanner, Pipeline: m.Pipeline, Checks: statusChecks,
+		DB: m.DB, Cipher: cipher, Grafana: m.Grafana, Scanner: m.Scanner, Pipeline: m.Pipeline, Checks: m.statusChecks(),
 		Defaults: commands.Defaults{
 			DBHost: cfg.UserDBHost, DBPort: cfg.UserDBPort, DBSSLMode: cfg.UserDBSSLMode,
 			GrafanaURL: cfg.GrafanaBaseURL, SlackChannelID: cfg.SlackChannelID,
@@ -130,6 +125,26 @@ func (m *Main) wire(ctx context.Context) error {
 		Logger: log,
 	})
 	return m.newBot()
+}
+
+// statusChecks are the parts `status` reports besides the database: each one's check,
+// or why configuration switched it off.
+func (m *Main) statusChecks() []commands.HealthCheck {
+	grafanaCheck := commands.HealthCheck{Name: "grafana", Off: "GRAFANA_BASE_URL is not set"}
+	browserCheck := commands.HealthCheck{Name: "browser", Off: "Chromium is not installed (apt-get install chromium, or set CHROMIUM_PATH)"}
+	for _, c := range m.checks {
+		switch c.Name {
+		case "grafana":
+			grafanaCheck = commands.HealthCheck{Name: c.Name, Run: c.Run}
+		case "browser":
+			browserCheck = commands.HealthCheck{Name: c.Name, Run: c.Run}
+		}
+	}
+	slackCheck := commands.HealthCheck{Name: "slack", Run: func(ctx context.Context) error { return m.Bot.Check(ctx) }}
+	if m.Config.SlackBotToken == "" || m.Config.SlackAppToken == "" {
+		slackCheck = commands.HealthCheck{Name: "slack", Off: "SLACK_BOT_TOKEN and SLACK_APP_TOKEN are not both set"}
+	}
+	return []commands.HealthCheck{grafanaCheck, browserCheck, slackCheck}
 }
 
 // healthChecks are the optional parts /readyz and `status` report on.

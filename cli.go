@@ -420,8 +420,7 @@ func initEnv(envFile string, stdout, stderr io.Writer) int {
 	}
 	text := generatedLine.ReplaceAllStringFunc(envExample, func(line string) string {
 		name, _, _ := strings.Cut(line, "=")
-		n := 32
-		b := make([]byte, n)
+		b := make([]byte, 32)
 		_, _ = rand.Read(b)
 		if name == "ADMIN_API_TOKEN" {
 			return name + "=" + base64.RawURLEncoding.EncodeToString(b)

@@ -160,6 +160,12 @@ func TestCLIScansOnceAndRecordsADashboardByHand(t *testing.T) {
 	if code, out, _ = cli("", "dashboards", user); code != 0 || !strings.Contains(out, "incompatible") {
 		t.Fatalf("dashboards: %d %s", code, out)
 	}
+	code, out, _ = cli("", "status")
+	for _, want := range []string{"database   ok", "grafana    off: GRAFANA_BASE_URL is not set", "browser    ok", "slack      off: ", "last scan"} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Fatalf("status lacks %q: %d\n%s", want, code, out)
+		}
+	}
 
 	// capture: a page that behaves like a Grafana dashboard, stepped through by hand.
 	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"credential-grafana/bot"
-	"credential-grafana/cg"
 	"credential-grafana/rest"
 	"credential-grafana/scheduler"
 )
@@ -38,14 +37,6 @@ func (m *Main) newBot() error {
 	m.Bot = b
 	m.checks = append(m.checks, rest.Check{Name: "slack", Optional: true, Run: b.Check})
 	return nil
-}
-
-// slackStatus is the Slack line of `status`: the bot's connection, or why it is off.
-func (m *Main) slackStatus(ctx context.Context) error {
-	if m.Bot == nil {
-		return cg.Errorf(cg.EUNAVAILABLE, "the slash command is off: set SLACK_BOT_TOKEN and SLACK_APP_TOKEN")
-	}
-	return m.Bot.Check(ctx)
 }
 
 // startFrontEnds starts the Slack bot, if there is one, and returns a function that

@@ -2,7 +2,9 @@ package commands
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -14,7 +16,6 @@ import (
 // Scanner is the part of the scheduler the commands use to scan now.
 type Scanner interface {
 	ScanOnce(ctx context.Context, opt scheduler.ScanOptions) (*scheduler.ScanResult, error)
-	Last() *scheduler.ScanResult
 }
 
 // Pipeline is the part of the scheduler the commands use for one dashboard.
@@ -220,8 +221,13 @@ func (s *Service) Status(ctx context.Context, actor Actor) (Status, error) {
 		}
 		st.Components = append(st.Components, cs)
 	}
-	if s.scanner != nil {
-		st.LastScan = s.scanner.Last()
+	if run, found, err := s.db.LastScan(ctx); err != nil {
+		return st, err
+	} else if found { // recorded by whichever process scanned
+		st.LastScan = &scheduler.ScanResult{}
+		if err := json.Unmarshal(run.Detail, st.LastScan); err != nil {
+			return st, fmt.Errorf("read the last scan: %w", err)
+		}
 	}
 	if s.pipeline != nil {
 		if n, err := s.pipeline.QueueDepth(ctx); err == nil {

@@ -114,8 +114,7 @@ func NewPipeline(cfg PipelineConfig) (*Pipeline, error) {
 	if cfg.Theme == "" {
 		cfg.Theme = "dark"
 	}
-	cfg.Workers = max(cfg.Workers, 0)
-	if cfg.Workers == 0 {
+	if cfg.Workers <= 0 {
 		cfg.Workers = 4
 	}
 	if cfg.RecordWorkers <= 0 {

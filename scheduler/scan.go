@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -52,7 +53,6 @@ type Scanner struct {
 	conns   *connCache
 	running sync.Mutex
 	log     zerolog.Logger
-	last    atomic.Pointer[ScanResult]
 }
 
 // NewScanner returns a scanner.
@@ -97,9 +97,6 @@ type ScanResult struct {
 	Queries  int64 `json:"queries"`
 	Connects int64 `json:"connects"`
 }
-
-// Last returns the last finished scan, or nil.
-func (s *Scanner) Last() *ScanResult { return s.last.Load() }
 
 // ConnStats reports the scan connections: open now, the most ever open, connects and reuses.
 func (s *Scanner) ConnStats() (open, peak int, connects, reused int64) {
@@ -172,9 +169,12 @@ func (s *Scanner) ScanOnce(ctx context.Context, opt ScanOptions) (*ScanResult, e
 	res.Duration = time.Since(res.StartedAt)
 	res.Queries = queries.Load()
 	res.Connects = after.Connects - before.Connects
-	s.last.Store(res)
-	if _, err := s.cfg.DB.Pool.Exec(ctx, `INSERT INTO scan_runs (started_at, finished_at, users, tables_new, failures)
-		VALUES ($1, now(), $2, $3, $4)`, res.StartedAt, res.Users, len(res.New)+len(res.Incompatible), len(res.Failures)); err != nil {
+	detail, err := json.Marshal(res)
+	if err == nil {
+		err = s.cfg.DB.RecordScan(ctx, db.ScanRun{StartedAt: res.StartedAt, FinishedAt: time.Now(), Users: res.Users,
+			TablesNew: len(res.New) + len(res.Incompatible), Failures: len(res.Failures), Detail: detail})
+	}
+	if err != nil {
 		s.log.Warn().Err(err).Msg("record scan run")
 	}
 	ev := s.log.Info()
