@@ -14,6 +14,7 @@ import (
 	"github.com/joho/godotenv"
 
 	"credential-grafana/cg"
+	"credential-grafana/commands"
 	"credential-grafana/db"
 	"credential-grafana/scheduler"
 )
@@ -215,16 +216,8 @@ var configValidator = func() *validator.Validate {
 		return true
 	}))
 	must(v.RegisterValidation("slackchannel", func(fl validator.FieldLevel) bool {
-		s := fl.Field().String()
-		if len(s) < 9 || !strings.ContainsRune("CGDZ", rune(s[0])) {
-			return false
-		}
-		for _, r := range s {
-			if !(r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
-				return false
-			}
-		}
-		return true
+		spec, err := commands.LookupKey("slack_channel_id") // the same rule as the credential
+		return err == nil && spec.Check(fl.Field().String()) == nil
 	}))
 	return v
 }()
