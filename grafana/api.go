@@ -148,6 +148,21 @@ func (c *Client) DeleteDataSource(ctx context.Context, uid string) error {
 	return nil
 }
 
+// PostgresPlugin returns the version of Grafana's PostgreSQL data source plugin (GET
+// /api/plugins/grafana-postgresql-datasource/settings), or an error matching
+// ErrPluginMissing when this Grafana has none.
+func (c *Client) PostgresPlugin(ctx context.Context) (string, error) {
+	var r struct {
+		Info struct {
+			Version string `json:"version"`
+		} `json:"info"`
+	}
+	if err := c.do(ctx, request{method: http.MethodGet, path: "/api/plugins/" + PostgresType + "/settings"}, &r); err != nil {
+		return "", fmt.Errorf("read the PostgreSQL plugin's settings: %w", err)
+	}
+	return r.Info.Version, nil
+}
+
 // DataSourceHealth is Grafana's verdict on a data source.
 type DataSourceHealth struct {
 	Status  string `json:"status"` // "OK" or "ERROR"

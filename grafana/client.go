@@ -104,7 +104,18 @@ var (
 	ErrNotFound           = errors.New("grafana: not found")           // 404
 	ErrConflict           = errors.New("grafana: conflict")            // 409
 	ErrPreconditionFailed = errors.New("grafana: precondition failed") // 412
+	// ErrPluginMissing is a 404 "Plugin not found": the Grafana build lacks the
+	// plugin of the data source (in 13.x the PostgreSQL data source is an external
+	// plugin bundled with the release, so a trimmed build may not have it).
+	ErrPluginMissing = errors.New("grafana: plugin not installed")
 )
+
+// pluginMissing reports whether the answer is Grafana's "Plugin not found": the plugin
+// API's answer for an unregistered plugin (pkg/api/plugins.go), also given by the
+// health check and queries of a data source whose plugin is gone.
+func (e *APIError) pluginMissing() bool {
+	return e.StatusCode == http.StatusNotFound && strings.EqualFold(e.Message, "Plugin not found")
+}
 
 // APIError is an answer from Grafana with a status of 400 or more.
 type APIError struct {
@@ -134,6 +145,9 @@ func (e *APIError) Error() string {
 	case http.StatusForbidden:
 		return fmt.Sprintf("Grafana accepted the credentials but does not allow this (%s) on %s: the service account needs more permissions", detail, call)
 	case http.StatusNotFound:
+		if e.pluginMissing() {
+			return fmt.Sprintf("Grafana's PostgreSQL data source plugin (%s) is not installed (%s) on %s: install it (grafana cli plugins install %s) or use a Grafana release that bundles it, then run user retry", PostgresType, detail, call, PostgresType)
+		}
 		return fmt.Sprintf("Grafana has no such object (%s) on %s", detail, call)
 	case http.StatusConflict:
 		return fmt.Sprintf("Grafana already has an object with that name or UID (%s) on %s", detail, call)
@@ -169,6 +183,8 @@ func (e *APIError) Is(target error) bool {
 		return e.StatusCode == http.StatusForbidden
 	case ErrNotFound:
 		return e.StatusCode == http.StatusNotFound
+	case ErrPluginMissing:
+		return e.pluginMissing()
 	case ErrConflict:
 		return e.StatusCode == http.StatusConflict
 	case ErrPreconditionFailed:

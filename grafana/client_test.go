@@ -228,7 +228,7 @@ func TestDashboardLifecycle(t *testing.T) {
 	if _, err := client.CreateFolder(ctx, "cg-alice", "alice"); err != nil {
 		t.Fatal(err)
 	}
-	dash := map[string]any{"uid": "d1", "title": "Run 1", "schemaVersion": 41, "panels": []any{}}
+	dash := map[string]any{"uid": "d1", "title": "Run 1", "schemaVersion": 42, "panels": []any{}}
 	s1, err := client.SaveDashboard(ctx, grafana.SaveDashboardRequest{Dashboard: dash, FolderUID: "cg-alice", Overwrite: true})
 	if err != nil || s1.Version != 1 || s1.URL != "/d/d1/run-1" || s1.Status != "success" || s1.Slug != "run-1" {
 		t.Fatalf("first save: %+v, %v", s1, err)
@@ -238,14 +238,14 @@ func TestDashboardLifecycle(t *testing.T) {
 		t.Fatalf("overwrite: %+v, %v", s2, err)
 	}
 	// Stale version without overwrite.
-	stale := map[string]any{"uid": "d1", "title": "Run 1", "version": 1}
+	stale := map[string]any{"uid": "d1", "title": "Run 1", "version": 1, "schemaVersion": 42}
 	_, err = client.SaveDashboard(ctx, grafana.SaveDashboardRequest{Dashboard: stale, FolderUID: "cg-alice"})
 	var apiErr *grafana.APIError
 	if !errors.Is(err, grafana.ErrPreconditionFailed) || !errors.As(err, &apiErr) || apiErr.Status != "version-mismatch" {
 		t.Errorf("stale save: %v", err)
 	}
 	// Same title, another uid.
-	_, err = client.SaveDashboard(ctx, grafana.SaveDashboardRequest{Dashboard: map[string]any{"uid": "d2", "title": "run 1"}, FolderUID: "cg-alice"})
+	_, err = client.SaveDashboard(ctx, grafana.SaveDashboardRequest{Dashboard: map[string]any{"uid": "d2", "title": "run 1", "schemaVersion": 42}, FolderUID: "cg-alice"})
 	if !errors.As(err, &apiErr) || apiErr.Status != "name-exists" {
 		t.Errorf("same title: %v", err)
 	}

@@ -180,7 +180,7 @@ func TestDeprovisionUser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := client.SaveDashboard(ctx, grafana.SaveDashboardRequest{Dashboard: map[string]any{"uid": "d1", "title": "t"}, FolderUID: res.FolderUID, Overwrite: true}); err != nil {
+	if _, err := client.SaveDashboard(ctx, grafana.SaveDashboardRequest{Dashboard: map[string]any{"uid": "d1", "title": "t", "schemaVersion": 42}, FolderUID: res.FolderUID, Overwrite: true}); err != nil {
 		t.Fatal(err)
 	}
 	for range 2 { // the second run finds nothing and succeeds

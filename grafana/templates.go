@@ -31,8 +31,26 @@ const (
 	PlaceholderTimeUnit   = "${__cg.time_unit}"
 )
 
-// SchemaVersion is the dashboard schemaVersion the templates are written for.
-const SchemaVersion = 41
+// SchemaVersion is the dashboard schemaVersion the templates are written for: Grafana
+// 13.2's (apps/dashboard/pkg/migration/schemaversion/v42.go; 41 up to 12.x). A dashboard
+// at an older version is migrated by Grafana when it loads; 41 -> 42 only adds
+// hideFrom.tooltip where an override sets hideFrom.viz, which the templates never do, so
+// Grafana 11.x and 12.x load a 42 unchanged.
+const SchemaVersion = 42
+
+// PluginVersion is the pluginVersion every template panel declares. Grafana's dashboard
+// loader calls a panel plugin's migration handler whenever the saved pluginVersion
+// differs from the running one, and the handlers treat an absent version as the oldest
+// shape (public/app/plugins/panel/xychart/migrations.ts rewrites "mapping" and the x/y
+// matchers when pluginVersion is ""). The handlers of the panel types the templates use
+// (stat, barchart, histogram, piechart, table, xychart) only migrate versions older than
+// 11.0, so the templates claim the newest supported release and keep their options in
+// its shape. See templates/NOTES.md for what was checked.
+const PluginVersion = "13.2.0"
+
+// MinPluginVersion is the oldest pluginVersion a template panel may declare: older
+// ones would have their options rewritten by Grafana's panel migrations.
+const MinPluginVersion = "11.0.0"
 
 var (
 	placeholderRE = regexp.MustCompile(`\$\{__cg\.([A-Za-z0-9_]*)\}`)
@@ -150,6 +168,16 @@ func ValidateTemplate(file string, kind cg.Kind, data []byte) error {
 	if dash["title"] != PlaceholderTitle {
 		return fail("", "the dashboard's \"title\" must be %q", PlaceholderTitle)
 	}
+	switch sv := dash["schemaVersion"].(type) {
+	case nil:
+		return fail("", "the dashboard's \"schemaVersion\" is missing: set it to %d (Grafana 13.2), or Grafana migrates the dashboard from the oldest schema", SchemaVersion)
+	case float64:
+		if int(sv) != SchemaVersion {
+			return fail("", "the dashboard's \"schemaVersion\" is %v: set it to %d (Grafana 13.2) and write the panels in that shape", sv, SchemaVersion)
+		}
+	default:
+		return fail("", "the dashboard's \"schemaVersion\" must be the number %d", SchemaVersion)
+	}
 	// Variables.
 	step := kind.StepVariable()
 	foundStep := false
@@ -202,6 +230,9 @@ func ValidateTemplate(file string, kind cg.Kind, data []byte) error {
 		if title == "" {
 			return fail(label, "no title: the capture finds panels by title")
 		}
+		if problem := checkPluginVersion(p["pluginVersion"]); problem != "" {
+			return fail(label, "%s", problem)
+		}
 		if !boundToDataSource(p["datasource"]) {
 			return fail(label, "not bound to the data source: its \"datasource\" must be {\"type\": %q, \"uid\": %q}", PostgresType, PlaceholderDataSource)
 		}
@@ -234,6 +265,50 @@ func ValidateTemplate(file string, kind cg.Kind, data []byte) error {
 		return fail("", "no panel with a query")
 	}
 	return nil
+}
+
+// checkPluginVersion says what is wrong with a panel's pluginVersion, or "".
+func checkPluginVersion(v any) string {
+	s, _ := v.(string)
+	if s == "" {
+		return fmt.Sprintf("no \"pluginVersion\": Grafana would run the panel's migrations as if its options were from before 10.4 (an xychart loses its field mapping); set \"pluginVersion\": %q and write the options in that version's shape", PluginVersion)
+	}
+	if !versionAtLeast(s, MinPluginVersion) {
+		return fmt.Sprintf("\"pluginVersion\" %q is older than 11.0: Grafana would migrate the panel's options; set %q and write the options in that version's shape", s, PluginVersion)
+	}
+	return ""
+}
+
+// versionAtLeast reports whether the dotted version v (e.g. "13.2.0", "11.6.1-pre") is
+// at least min; a version that does not parse is not.
+func versionAtLeast(v, min string) bool {
+	parse := func(s string) ([3]int, bool) {
+		var out [3]int
+		s, _, _ = strings.Cut(s, "-")
+		parts := strings.Split(s, ".")
+		if len(parts) == 0 || len(parts) > 3 {
+			return out, false
+		}
+		for i, p := range parts {
+			n, err := strconv.Atoi(p)
+			if err != nil || n < 0 {
+				return out, false
+			}
+			out[i] = n
+		}
+		return out, true
+	}
+	a, ok := parse(v)
+	b, _ := parse(min)
+	if !ok {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return a[i] > b[i]
+		}
+	}
+	return true
 }
 
 // checkPlaceholders walks v and refuses unknown or misplaced placeholders.

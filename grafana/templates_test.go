@@ -206,6 +206,10 @@ func TestLoadTemplatesRefusesBadOnes(t *testing.T) {
 		}), "variable $stage", "does not name the table"},
 		{"uid not placeholder", edit(func(d map[string]any) { d["uid"] = "fixed" }), "", `"uid" must be`},
 		{"time series", edit(func(d map[string]any) { target(d, 1)["format"] = "time_series" }), "WNS (setup)", "no time column"},
+		{"no pluginVersion", edit(func(d map[string]any) { delete(panel(d, 5), "pluginVersion") }), "Setup slack distribution", `no "pluginVersion"`},
+		{"old pluginVersion", edit(func(d map[string]any) { panel(d, 5)["pluginVersion"] = "10.3.1" }), "Setup slack distribution", "older than 11.0"},
+		{"old schemaVersion", edit(func(d map[string]any) { d["schemaVersion"] = 39 }), "", `"schemaVersion" is 39`},
+		{"no schemaVersion", edit(func(d map[string]any) { delete(d, "schemaVersion") }), "", `"schemaVersion" is missing`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -226,6 +230,41 @@ func TestLoadTemplatesRefusesBadOnes(t *testing.T) {
 				t.Errorf("error %q does not name the file", err)
 			}
 		})
+	}
+}
+
+// TestTemplatesInCurrentGrafanaShape proves the embedded templates are in the shape
+// Grafana 11.x-13.x loads without migrating: schemaVersion 42, and every panel declares
+// its pluginVersion (without it Grafana runs each panel type's migrations as if the
+// options were older than 10.4: an xychart's "auto" mapping becomes "manual" with
+// matchers that fit no field).
+func TestTemplatesInCurrentGrafanaShape(t *testing.T) {
+	t.Parallel()
+	for _, kind := range cg.Kinds {
+		data, err := os.ReadFile(filepath.Join("templates", grafana.TemplateFile(kind)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d struct {
+			SchemaVersion int              `json:"schemaVersion"`
+			Panels        []map[string]any `json:"panels"`
+		}
+		if err := json.Unmarshal(data, &d); err != nil {
+			t.Fatal(err)
+		}
+		if d.SchemaVersion != grafana.SchemaVersion || grafana.SchemaVersion != 42 {
+			t.Errorf("%s: schemaVersion %d, want 42 (Grafana 13.2)", kind, d.SchemaVersion)
+		}
+		for _, p := range d.Panels {
+			if v, _ := p["pluginVersion"].(string); v != grafana.PluginVersion {
+				t.Errorf("%s panel %q (%v): pluginVersion %q, want %q", kind, p["title"], p["type"], v, grafana.PluginVersion)
+			}
+			if p["type"] == "table" {
+				if opts, _ := p["options"].(map[string]any); opts["footer"] != nil {
+					t.Errorf("%s panel %q: options.footer is the pre-12 table footer shape", kind, p["title"])
+				}
+			}
+		}
 	}
 }
 

@@ -152,6 +152,9 @@ func (s *Server) createDataSource(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]any{"message": "Failed to add datasource: " + msg, "messageId": "datasource.invalid-uid"})
 		return
 	}
+	if s.pluginMissing(w, b.Type) {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if b.UID == "" {
@@ -254,6 +257,9 @@ func (s *Server) checkDataSource(w http.ResponseWriter, r *http.Request) {
 		notFoundDataSource(w)
 		return
 	}
+	if s.pluginMissing(w, ds.Type) {
+		return
+	}
 	conn, err := connect(r.Context(), ds)
 	if err == nil {
 		_, err = conn.Exec(r.Context(), "SELECT 1")
@@ -290,6 +296,10 @@ func (s *Server) saveDashboard(w http.ResponseWriter, r *http.Request) {
 	uid, _ := b.Dashboard["uid"].(string)
 	if msg, ok := validUID(uid); !ok {
 		writeJSON(w, http.StatusBadRequest, map[string]any{"message": msg, "status": "invalid-uid"})
+		return
+	}
+	if problem := dashboardProblem(b.Dashboard); problem != "" {
+		writeJSON(w, http.StatusBadRequest, map[string]any{"message": "fake Grafana 13.2 refuses what it would migrate: " + problem, "status": "bad-request"})
 		return
 	}
 	s.mu.Lock()

@@ -138,7 +138,7 @@ func TestPageRunsPanelsLikeGrafana(t *testing.T) {
 			t.Fatal(err)
 		}
 		// A broken panel next to the good ones.
-		dash["panels"] = append(dash["panels"].([]any), map[string]any{"id": 99, "type": "table", "title": "Broken", "gridPos": map[string]any{"x": 0, "y": 40, "w": 24, "h": 4},
+		dash["panels"] = append(dash["panels"].([]any), map[string]any{"id": 99, "type": "table", "pluginVersion": grafana.PluginVersion, "title": "Broken", "gridPos": map[string]any{"x": 0, "y": 40, "w": 24, "h": 4},
 			"datasource": map[string]any{"type": grafana.PostgresType, "uid": res.DataSourceUIDs[tc.kind]},
 			"targets":    []any{map[string]any{"refId": "A", "rawSql": "SELECT * FROM missing_table", "format": "table"}}})
 		saved, err := client.SaveDashboard(ctx, grafana.SaveDashboardRequest{Dashboard: dash, FolderUID: res.FolderUID, Overwrite: true})

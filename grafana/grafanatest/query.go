@@ -103,6 +103,9 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusNotFound, map[string]any{"message": "Data source not found", "messageId": "datasource.notFound"})
 			return
 		}
+		if s.pluginMissing(w, ds.Type) {
+			return
+		}
 		sql, _ := q["rawSql"].(string)
 		if delay > 0 {
 			select {

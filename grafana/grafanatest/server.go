@@ -37,6 +37,8 @@ type Server struct {
 	hook        func(w http.ResponseWriter, r *http.Request) bool
 	queryDelay  time.Duration
 	executed    []string
+
+	noPostgresPlugin bool
 }
 
 // Option configures a Server.
@@ -276,6 +278,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("DELETE /api/datasources/uid/{uid}", s.deleteDataSource)
 	mux.HandleFunc("GET /api/datasources/uid/{uid}/health", s.checkDataSource)
 	mux.HandleFunc("POST /api/ds/query", s.query)
+	mux.HandleFunc("GET /api/plugins/{id}/settings", s.pluginSettings)
 
 	mux.HandleFunc("POST /api/dashboards/db", s.saveDashboard)
 	mux.HandleFunc("GET /api/dashboards/uid/{uid}", s.getDashboard)
