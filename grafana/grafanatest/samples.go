@@ -134,6 +134,39 @@ func createRunTable(ctx context.Context, conn *pgx.Conn, kind cg.Kind, table str
 	var figs Figures
 	switch kind {
 	case cg.KindTiming:
+		ddl, cols = fullTable(kind, ident)
+		rows, figs = timingRows(run)
+		if run.MinimalColumns {
+			ddl = `CREATE TABLE ` + ident + ` (stage text, corner text, check_type text, path_group text, startpoint text, endpoint text, arrival double precision, required double precision, slack double precision)`
+			cols, rows = project(cols, rows, "stage", "corner", "check_type", "path_group", "startpoint", "endpoint", "arrival", "required", "slack")
+		}
+	case cg.KindQOR:
+		ddl, cols = fullTable(kind, ident)
+		rows, figs = qorRows(run)
+		if run.MinimalColumns {
+			ddl = `CREATE TABLE ` + ident + ` (stage text, stage_order integer, metric text, corner text, qualifier text, value numeric)`
+			cols, rows = project(cols, rows, "stage", "stage_order", "metric", "corner", "qualifier", "value")
+		}
+	case cg.KindDRC:
+		ddl, cols = fullTable(kind, ident)
+		rows, figs = drcRows(run)
+		if run.MinimalColumns {
+			ddl = `CREATE TABLE ` + ident + ` (iteration bigint, rule text, layer text, violation_count integer, x_min real, y_min real, x_max real, y_max real)`
+			cols, rows = project(cols, rows, "iteration", "rule", "layer", "violation_count", "x_min", "y_min", "x_max", "y_max")
+		}
+	default:
+		return Figures{}, fmt.Errorf("create run table: unknown kind %q", kind)
+	}
+	if err := fillRunTable(ctx, conn, kind, table, ddl, cols, rows); err != nil {
+		return Figures{}, err
+	}
+	return figs, nil
+}
+
+// fullTable is the DDL and the columns of kind's realistic run table named ident.
+func fullTable(kind cg.Kind, ident string) (ddl string, cols []string) {
+	switch kind {
+	case cg.KindTiming:
 		ddl = `CREATE TABLE ` + ident + ` (
     id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     run_id        text             NOT NULL,
@@ -154,11 +187,6 @@ func createRunTable(ctx context.Context, conn *pgx.Conn, kind cg.Kind, table str
     time_unit     text             NOT NULL DEFAULT 'ns'
 )`
 		cols = []string{"run_id", "design", "platform", "stage", "corner", "check_type", "path_group", "startpoint", "endpoint", "launch_clock", "capture_clock", "arrival", "required", "slack", "logic_depth", "time_unit"}
-		rows, figs = timingRows(run)
-		if run.MinimalColumns {
-			ddl = `CREATE TABLE ` + ident + ` (stage text, corner text, check_type text, path_group text, startpoint text, endpoint text, arrival double precision, required double precision, slack double precision)`
-			cols, rows = project(cols, rows, "stage", "corner", "check_type", "path_group", "startpoint", "endpoint", "arrival", "required", "slack")
-		}
 	case cg.KindQOR:
 		ddl = `CREATE TABLE ` + ident + ` (
     run_id      text             NOT NULL,
@@ -175,11 +203,6 @@ func createRunTable(ctx context.Context, conn *pgx.Conn, kind cg.Kind, table str
     PRIMARY KEY (stage, metric, corner, qualifier)
 )`
 		cols = []string{"run_id", "design", "platform", "stage", "stage_order", "metric", "corner", "qualifier", "value", "value_text", "unit"}
-		rows, figs = qorRows(run)
-		if run.MinimalColumns {
-			ddl = `CREATE TABLE ` + ident + ` (stage text, stage_order integer, metric text, corner text, qualifier text, value numeric)`
-			cols, rows = project(cols, rows, "stage", "stage_order", "metric", "corner", "qualifier", "value")
-		}
 	case cg.KindDRC:
 		ddl = `CREATE TABLE ` + ident + ` (
     id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -201,33 +224,33 @@ func createRunTable(ctx context.Context, conn *pgx.Conn, kind cg.Kind, table str
     waived           boolean          NOT NULL DEFAULT false
 )`
 		cols = []string{"run_id", "design", "platform", "tool", "stage", "iteration", "rule", "rule_description", "layer", "violation_count", "x_min", "y_min", "x_max", "y_max", "sources", "waived"}
-		rows, figs = drcRows(run)
-		if run.MinimalColumns {
-			ddl = `CREATE TABLE ` + ident + ` (iteration bigint, rule text, layer text, violation_count integer, x_min real, y_min real, x_max real, y_max real)`
-			cols, rows = project(cols, rows, "iteration", "rule", "layer", "violation_count", "x_min", "y_min", "x_max", "y_max")
-		}
-	default:
-		return Figures{}, fmt.Errorf("create run table: unknown kind %q", kind)
 	}
+	return ddl, cols
+}
+
+// fillRunTable creates table with ddl, copies rows into cols and marks it with its kind,
+// in one transaction.
+func fillRunTable(ctx context.Context, conn *pgx.Conn, kind cg.Kind, table, ddl string, cols []string, rows [][]any) error {
+	ident := pgx.Identifier{table}.Sanitize()
 	tx, err := conn.Begin(ctx)
 	if err != nil {
-		return Figures{}, fmt.Errorf("create run table %q: %w", table, err)
+		return fmt.Errorf("create run table %q: %w", table, err)
 	}
 	defer func() { _ = tx.Rollback(ctx) }()
 	if _, err := tx.Exec(ctx, ddl); err != nil {
-		return Figures{}, fmt.Errorf("create run table %q: %w", table, err)
+		return fmt.Errorf("create run table %q: %w", table, err)
 	}
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{table}, cols, pgx.CopyFromRows(rows)); err != nil {
-		return Figures{}, fmt.Errorf("fill run table %q: %w", table, err)
+		return fmt.Errorf("fill run table %q: %w", table, err)
 	}
 	comment := fmt.Sprintf(`{"kind":%q,"schema_version":1}`, string(kind))
 	if _, err := tx.Exec(ctx, "COMMENT ON TABLE "+ident+" IS '"+comment+"'"); err != nil {
-		return Figures{}, fmt.Errorf("comment on run table %q: %w", table, err)
+		return fmt.Errorf("comment on run table %q: %w", table, err)
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return Figures{}, fmt.Errorf("create run table %q: %w", table, err)
+		return fmt.Errorf("create run table %q: %w", table, err)
 	}
-	return figs, nil
+	return nil
 }
 
 // project keeps the named columns.
