@@ -118,6 +118,7 @@ func (m *Main) wire(ctx context.Context) error {
 	m.checks = m.healthChecks()
 	m.Commands = commands.New(commands.Config{
 		DB: m.DB, Cipher: cipher, Grafana: m.Grafana, Scanner: m.Scanner, Pipeline: m.Pipeline, Checks: m.statusChecks(),
+		Doctor: m.doctorConfig(int(m.DB.Pool.Config().MaxConns)),
 		Defaults: commands.Defaults{
 			DBHost: cfg.UserDBHost, DBPort: cfg.UserDBPort, DBSSLMode: cfg.UserDBSSLMode,
 			GrafanaURL: cfg.GrafanaBaseURL, SlackChannelID: cfg.SlackChannelID,

@@ -54,6 +54,8 @@ Runs and dashboards:
   dashboards <user> [TIMING|QOR|DRC]      list a user's run tables and where each is in the pipeline
   recapture <dashboard uid|id>            record a dashboard's GIF again and post it
   status                                  database, Grafana, browser, last scan, queue, failures
+  doctor                                  check PostgreSQL, Grafana and Slack for real: each line OK, or
+                                          what is wrong and the command or setting that fixes it
   capture <url> -o out.gif [--frames N] [--delay ms] [--var name[=v1,v2,…]]
                                           record a dashboard by hand; --var steps through a variable
                                           (its values asked from Grafana when not given)
@@ -137,7 +139,7 @@ func run(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.
 		return 0
 	case "init":
 		return initEnv(envFile, stdout, stderr)
-	case "serve", "migrate", "user", "cred", "scan", "dashboards", "recapture", "status", "capture":
+	case "serve", "migrate", "user", "cred", "scan", "dashboards", "recapture", "status", "doctor", "capture":
 	default:
 		return fail(stderr, cg.Errorf(cg.EINVALID, "unknown command %q (see `credential-grafana help`)", args.pos[0]))
 	}

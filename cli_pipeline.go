@@ -16,7 +16,7 @@ import (
 	"credential-grafana/grafana"
 )
 
-// runPipelineCommand runs scan, dashboards, recapture, status and capture; it reports
+// runPipelineCommand runs scan, dashboards, recapture, status, doctor and capture; it reports
 // whether argv named one of them.
 func runPipelineCommand(ctx context.Context, m *Main, args cliArgs, out printer) (bool, error) {
 	actor := commands.CLI
@@ -105,6 +105,25 @@ func runPipelineCommand(ctx context.Context, m *Main, args cliArgs, out printer)
 		fmt.Fprintf(out.w, "queue      %d jobs\n", st.Queue)
 		for _, d := range st.Failures {
 			fmt.Fprintf(out.w, "failed     %s %s: %s\n", d.UID, d.Step, d.LastError)
+		}
+		if st.Hint != "" {
+			fmt.Fprintln(out.w, st.Hint)
+		}
+		return true, nil
+	case "doctor":
+		findings, err := m.Commands.Doctor(ctx, actor)
+		if err != nil {
+			return true, err
+		}
+		if out.json {
+			if err := out.encode(findings); err != nil {
+				return true, err
+			}
+		} else {
+			printFindings(out, findings)
+		}
+		if cg.Failed(findings) {
+			return true, fmt.Errorf("doctor: %d of %d checks failed; fix what they say and run doctor again", countFailed(findings), len(findings))
 		}
 		return true, nil
 	case "capture":
@@ -209,4 +228,32 @@ func dashboardVariable(ctx context.Context, g *grafana.Client, dash *url.URL, na
 		return nil, cg.Errorf(cg.EINVALID, "variable $%s of the dashboard has no values", name)
 	}
 	return values, nil
+}
+
+// printFindings prints doctor's findings: one line each, OK or FAIL or SKIP with what
+// was seen, and under a failure the fix.
+func printFindings(out printer, findings []cg.Finding) {
+	for _, f := range findings {
+		state := "OK  "
+		switch {
+		case f.Skipped:
+			state = "SKIP"
+		case !f.OK:
+			state = "FAIL"
+		}
+		fmt.Fprintf(out.w, "%s %-8s %-22s %s\n", state, f.Area, f.Check, f.Detail)
+		if !f.OK && !f.Skipped && f.Fix != "" {
+			fmt.Fprintf(out.w, "     %-8s %-22s fix: %s\n", "", "", f.Fix)
+		}
+	}
+}
+
+func countFailed(findings []cg.Finding) int {
+	n := 0
+	for _, f := range findings {
+		if !f.OK && !f.Skipped {
+			n++
+		}
+	}
+	return n
 }

@@ -193,8 +193,13 @@ type Status struct {
 	Queue      int                       `json:"queue"`
 	Dashboards map[cg.DashboardState]int `json:"dashboards"`
 	Failures   []cg.Dashboard            `json:"failures,omitempty"` // the newest failed records
-	At         time.Time                 `json:"at"`
+	// Hint points to doctor when a component is failing.
+	Hint string    `json:"hint,omitempty"`
+	At   time.Time `json:"at"`
 }
+
+// DoctorHint is Status's pointer to doctor when something fails.
+const DoctorHint = "something is failing: `credential-grafana doctor` says what and how to fix it"
 
 // Status reports the database, the configured checks (Grafana, browser, Slack), the
 // last scan, the queue and the failed records. Anyone may ask.
@@ -220,6 +225,11 @@ func (s *Service) Status(ctx context.Context, actor Actor) (Status, error) {
 			cancel()
 		}
 		st.Components = append(st.Components, cs)
+	}
+	for _, c := range st.Components {
+		if !c.OK && c.Off == "" {
+			st.Hint = DoctorHint
+		}
 	}
 	if run, found, err := s.db.LastScan(ctx); err != nil {
 		return st, err

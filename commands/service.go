@@ -40,6 +40,8 @@ type Config struct {
 	Grafana *grafana.Clients
 	// Checks are the dependencies Status reports besides the database.
 	Checks []HealthCheck
+	// Doctor is what Doctor checks besides the database and Grafana.
+	Doctor DoctorConfig
 	Logger zerolog.Logger
 }
 
@@ -55,6 +57,7 @@ type Service struct {
 	pipeline Pipeline
 	grafana  *grafana.Clients
 	checks   []HealthCheck
+	doctor   DoctorConfig
 	log      zerolog.Logger
 }
 
@@ -80,6 +83,7 @@ func New(cfg Config) *Service {
 		pipeline: cfg.Pipeline,
 		grafana:  cfg.Grafana,
 		checks:   cfg.Checks,
+		doctor:   cfg.Doctor,
 		log:      cfg.Logger,
 	}
 }

@@ -108,6 +108,9 @@ func (d *DB) Host() string { return d.config.ConnConfig.Host }
 // Port of the master server.
 func (d *DB) Port() uint16 { return d.config.ConnConfig.Port }
 
+// Database is the master database's name.
+func (d *DB) Database() string { return d.config.ConnConfig.Database }
+
 // Ping checks that the master database answers.
 func (d *DB) Ping(ctx context.Context) error { return d.Pool.Ping(ctx) }
 

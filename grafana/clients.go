@@ -50,3 +50,18 @@ func (cs *Clients) For(creds map[string]string) (*Client, cg.Secret, error) {
 	cs.byKey[key] = c
 	return c, cfg.Token, nil
 }
+
+// Admin returns a client that signs in with GRAFANA_USER/GRAFANA_PASSWORD (Basic auth)
+// to the service's Grafana, or nil when they are not both set.
+func (cs *Clients) Admin() *Client {
+	cfg := cs.global
+	if cfg.BaseURL == "" || cfg.BasicUser == "" || cfg.BasicPassword.Empty() {
+		return nil
+	}
+	cfg.Token = ""
+	c, err := New(cfg)
+	if err != nil {
+		return nil
+	}
+	return c
+}

@@ -50,6 +50,7 @@ type config struct {
 	teamID              string
 	teamDomain          string
 	channelPostInterval time.Duration
+	botScopes           []string
 }
 
 // WithPingInterval sets how often the Socket Mode server sends WebSocket PING frames.
@@ -591,6 +592,9 @@ func (s *Server) handleAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	if e := s.checkToken(tok, m.tokens); e != nil {
 		writeSlackError(w, e)
+		return
+	}
+	if s.checkScope(w, name, tok, p) {
 		return
 	}
 	body, e := m.fn(s, &apiCall{p: p, token: tok, now: time.Now()})

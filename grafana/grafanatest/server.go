@@ -1,6 +1,7 @@
 package grafanatest
 
 import (
+	"cmp"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -39,6 +40,7 @@ type Server struct {
 	executed    []string
 
 	noPostgresPlugin bool
+	version          string
 }
 
 // Option configures a Server.
@@ -279,6 +281,8 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /api/datasources/uid/{uid}/health", s.checkDataSource)
 	mux.HandleFunc("POST /api/ds/query", s.query)
 	mux.HandleFunc("GET /api/plugins/{id}/settings", s.pluginSettings)
+	mux.HandleFunc("GET /api/org", s.org)
+	mux.HandleFunc("GET /api/user", s.signedInUser)
 
 	mux.HandleFunc("POST /api/dashboards/db", s.saveDashboard)
 	mux.HandleFunc("GET /api/dashboards/uid/{uid}", s.getDashboard)
@@ -356,7 +360,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{"commit": "grafanatest", "database": "ok", "version": "12.2.0"})
+	writeJSON(w, http.StatusOK, map[string]any{"commit": "grafanatest", "database": "ok", "version": cmp.Or(s.version, Version)})
 }
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
