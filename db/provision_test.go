@@ -135,3 +135,73 @@ func TestObjectsMarkedBeforeInstallationIDsStayOursOnlyInTheInstallationThatHadT
 		t.Fatalf("%d objects left after the drop", n)
 	}
 }
+
+func TestCheckRolePasswordTakesPrintableASCIIOnly(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		password string
+		ok       bool
+	}{
+		{`\' SUPERUSER --`, true},
+		{`'' "x" $$ \\ %L %s`, true},
+		{"plain hex 0123abcd", true},
+		{"", false},
+		{"tab\there", false},
+		{"new\nline", false},
+		{"pässwörd", false},
+		{"nul\x00byte", false},
+	} {
+		err := db.CheckRolePassword(c.password)
+		if c.ok != (err == nil) || (err != nil && cg.ErrorCode(err) != cg.EINVALID) {
+			t.Errorf("CheckRolePassword(%q) = %v, want ok %v", c.password, err, c.ok)
+		}
+	}
+}
+
+func TestSetOwnerPasswordStoresTheSecretOfAHostilePasswordAndRefusesWhatIsNotOurs(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	name, url := dbtest.NewDatabase(t)
+	d, err := db.Open(ctx, db.Config{URL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d.Close)
+	if _, err := d.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	dbtest.Exec(t, "postgres", "ALTER DATABASE "+pgx.Identifier{name}.Sanitize()+" SET standard_conforming_strings = off")
+	d.Pool.Reset() // new connections get the setting
+	p := d.Provisioner()
+	user := dbtest.UniqueName("rotate")
+	dropUserObjectsLater(t, user)
+	if err := p.SetOwnerPassword(ctx, user, "first-pass-0005"); cg.ErrorCode(err) != cg.ENOTFOUND {
+		t.Fatalf("set the password of a role not created yet: %v", err)
+	}
+	if err := p.EnsureRoles(ctx, user, "first-pass-0005", "viewer-pass-0005"); err != nil {
+		t.Fatal(err)
+	}
+	hostile := `\'); ALTER ROLE ` + db.OwnerRole(user) + ` SUPERUSER; -- '' \\`
+	if err := p.SetOwnerPassword(ctx, user, cg.Secret(hostile)); err != nil {
+		t.Fatal(err)
+	}
+	var super bool
+	if err := dbtest.Connect(t, "postgres").QueryRow(ctx, "SELECT rolsuper FROM pg_roles WHERE rolname = $1", db.OwnerRole(user)).Scan(&super); err != nil || super {
+		t.Fatalf("owner superuser after a hostile password: %v (err %v)", super, err)
+	}
+	if !dbtest.RoleHasPassword(t, db.OwnerRole(user), hostile) || dbtest.RoleHasPassword(t, db.OwnerRole(user), "first-pass-0005") {
+		t.Fatal("the owner role does not have the new password alone")
+	}
+	if err := p.SetOwnerPassword(ctx, user, "pässwörd"); cg.ErrorCode(err) != cg.EINVALID {
+		t.Fatalf("non-ASCII password: %v", err)
+	}
+	stranger := dbtest.UniqueName("stranger")
+	dropUserObjectsLater(t, stranger)
+	dbtest.Exec(t, "postgres", "CREATE ROLE "+pgx.Identifier{db.OwnerRole(stranger)}.Sanitize()+" LOGIN")
+	if err := p.SetOwnerPassword(ctx, stranger, "some-pass-0006"); cg.ErrorCode(err) != cg.ECONFLICT {
+		t.Fatalf("set the password of a foreign role: %v", err)
+	}
+	if dbtest.RoleHasPassword(t, db.OwnerRole(stranger), "some-pass-0006") {
+		t.Fatal("a refused change set the password of a foreign role")
+	}
+}
