@@ -120,6 +120,11 @@ func (s *Service) provision(ctx context.Context, actor Actor, u cg.User) (Create
 	}
 	var ownerPass, viewerPass string
 	steps := []step{
+		// Before anything is changed: every role and database of the user that exists
+		// already must carry this installation's marker.
+		{"check the roles and databases are ours", func(ctx context.Context) error {
+			return s.prov.CheckUser(ctx, u.Name)
+		}},
 		{"store database credentials", func(ctx context.Context) error {
 			var err error
 			if ownerPass, err = s.creds.SetIfAbsent(ctx, u.ID, "db_pass", randomPassword(), true); err != nil {
@@ -304,6 +309,8 @@ type RemoveResult struct {
 
 // RemoveUser deactivates a user, forgets its API key and removes its credentials. Its
 // databases and roles are dropped only with DropDatabases and Yes. Only administrators may.
+// With DropDatabases, it returns cg.ECONFLICT and changes nothing if any of the user's
+// roles and databases was not created by this installation (see db.Provisioner.CheckUser).
 func (s *Service) RemoveUser(ctx context.Context, actor Actor, ref string, opt RemoveOptions) (RemoveResult, error) {
 	if err := requireAdmin(actor, "remove users"); err != nil {
 		return RemoveResult{}, err
@@ -315,6 +322,12 @@ func (s *Service) RemoveUser(ctx context.Context, actor Actor, ref string, opt R
 	u, err := s.lookupUser(ctx, ref)
 	if err != nil {
 		return RemoveResult{}, err
+	}
+	if opt.DropDatabases {
+		// Before anything is changed: drop nothing unless everything is ours.
+		if err := s.prov.CheckUser(ctx, u.Name); err != nil {
+			return RemoveResult{}, cg.WrapError(cg.ErrorCode(err), err, "user %q was not removed: %s", u.Name, cg.ErrorMessage(err))
+		}
 	}
 	creds, err := s.creds.Map(ctx, u.ID)
 	if err != nil {
