@@ -68,7 +68,7 @@ type ProbeRole struct {
 }
 
 // CreateProbeRole creates a ProbeRole valid for ten minutes; drop it with DropProbeRole.
-// Its name and password are random hex, so no quoting is involved.
+// Its password reaches the server only as a SCRAM verifier, like every role's.
 func (d *DB) CreateProbeRole(ctx context.Context) (ProbeRole, error) {
 	b := make([]byte, 20)
 	if _, err := rand.Read(b); err != nil {
@@ -76,10 +76,12 @@ func (d *DB) CreateProbeRole(ctx context.Context) (ProbeRole, error) {
 	}
 	h := hex.EncodeToString(b)
 	r := ProbeRole{Name: "cg_doctor_" + h[:8], Password: cg.Secret(h[8:]), Database: d.Database()}
-	until := time.Now().Add(10 * time.Minute).UTC().Format("2006-01-02 15:04:05+00")
-	// The password and the date are hex digits and a formatted time: nothing to escape.
-	sql := fmt.Sprintf("CREATE ROLE %s LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT PASSWORD '%s' VALID UNTIL '%s'", ident(r.Name), r.Password.Reveal(), until)
-	if _, err := d.Pool.Exec(ctx, sql); err != nil {
+	until := time.Now().Add(10 * time.Minute).UTC().Format(time.RFC3339)
+	secret, err := scramSecret(r.Password.Reveal())
+	if err != nil {
+		return ProbeRole{}, fmt.Errorf("create probe role: %w", err)
+	}
+	if err := utility(ctx, d.Pool, "CREATE ROLE %s LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT PASSWORD %L VALID UNTIL %L", ident(r.Name), secret, until); err != nil {
 		return ProbeRole{}, fmt.Errorf("create probe role: %w", err)
 	}
 	return r, nil
