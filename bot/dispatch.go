@@ -196,13 +196,13 @@ func (b *Bot) nearest(typed string) *subcommand {
 // usageReply says what was understood, what is wrong, and how the nearest command is used.
 func (b *Bot) usageReply(understood, problem string, near *subcommand) reply {
 	var sb strings.Builder
-	fmt.Fprintf(&sb, ":thinking_face: I understood `%s %s`", b.cfg.Command, understood)
+	fmt.Fprintf(&sb, ":thinking_face: I understood `%s %s`", b.cfg.Command, esc(understood))
 	if problem != "" {
-		sb.WriteString(", but " + problem)
+		sb.WriteString(", but " + esc(problem))
 	}
 	sb.WriteString(".")
 	if near != nil {
-		fmt.Fprintf(&sb, "\nDid you mean `%s`? %s.\nExample: `%s %s`", near.usage(b.cfg.Command), capitalize(near.about), b.cfg.Command, near.example)
+		fmt.Fprintf(&sb, "\nDid you mean `%s`? %s.\nExample: `%s %s`", esc(near.usage(b.cfg.Command)), esc(capitalize(near.about)), b.cfg.Command, esc(near.example))
 	}
 	fmt.Fprintf(&sb, "\n`%s help` lists every command.", b.cfg.Command)
 	return reply{Text: sb.String()}

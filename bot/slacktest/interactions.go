@@ -44,6 +44,14 @@ func (s *Server) newResponseURL(channelID, userID string) string {
 	return u.url
 }
 
+// NewResponseURL hands out a response_url for a member in a channel, as a slash command
+// or a button in a message would: for tests that post a reply without a Socket Mode client.
+func (s *Server) NewResponseURL(channelID, userID string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.newResponseURL(channelID, userID)
+}
+
 // ResponsePosts lists what was posted to the response_url, in order.
 func (s *Server) ResponsePosts(responseURL string) []ResponsePost {
 	s.mu.Lock()
