@@ -13,7 +13,8 @@
 // the three-step file upload with an exact byte count and asynchronous processing before a
 // file shows its shares, single-use trigger_ids that die after about 3 seconds, response_urls
 // that work 5 times, Block Kit and modal limits (each field, and msg_blocks_too_long), slash-command
-// 429 with Retry-After, token types and revoked tokens, and a Socket Mode server that says hello, sends WebSocket PINGs, delivers envelopes
+// text escaped as Slack escapes it (WithSlashCommandEscaping), 429 with Retry-After, token types
+// and revoked tokens, and a Socket Mode server that says hello, sends WebSocket PINGs, delivers envelopes
 // to one connection, records acks, and asks for a refresh with a disconnect frame.
 //
 // A typical test:

@@ -128,7 +128,11 @@ func (s *Server) handleResponseURL(w http.ResponseWriter, r *http.Request) {
 // SlashCommand is a slash command a user runs. The fake fills the team, app, response_url
 // and trigger_id.
 type SlashCommand struct {
-	Command   string // "/cg"
+	Command string // "/cg"
+	// Text is what the member typed. A mention picked from the composer's list may be
+	// written as the client sends it (<@U…>, <#C…>); @name and #name of a member or
+	// channel the fake knows count as picked. Unless the command's should_escape is false
+	// (WithSlashCommandEscaping), the app receives it escaped as Slack escapes it.
 	Text      string
 	UserID    string
 	UserName  string // defaults to the user's name, if added with AddUser
@@ -155,11 +159,15 @@ func (s *Server) SendSlashCommand(ctx context.Context, cmd SlashCommand) (*Deliv
 	}
 	respURL := s.newResponseURL(cmd.ChannelID, cmd.UserID)
 	trig := s.issueTrigger(cmd.UserID)
+	text := cmd.Text
+	if !s.cfg.rawSlashText[cmd.Command] {
+		text = s.escapeSlashText(text)
+	}
 	s.mu.Unlock()
 	payload := map[string]any{
 		"token": verificationToken, "team_id": s.cfg.teamID, "team_domain": s.cfg.teamDomain,
 		"channel_id": cmd.ChannelID, "channel_name": channelName, "user_id": cmd.UserID, "user_name": name,
-		"command": cmd.Command, "text": cmd.Text, "api_app_id": AppID, "is_enterprise_install": "false",
+		"command": cmd.Command, "text": text, "api_app_id": AppID, "is_enterprise_install": "false",
 		"response_url": respURL, "trigger_id": trig,
 	}
 	raw, _ := json.Marshal(payload)

@@ -4,11 +4,61 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/slack-go/slack"
+	"github.com/slack-go/slack/socketmode"
 
 	"credential-grafana/bot/slacktest"
 )
+
+// slashText sends "/cg typed" and returns the text the app receives.
+func slashText(t *testing.T, typed string, opts ...slacktest.Option) string {
+	t.Helper()
+	srv, _ := setup(t, append([]slacktest.Option{slacktest.WithPingInterval(100 * time.Millisecond)}, opts...)...)
+	srv.AddUser(slacktest.User{ID: "U0BOBBY001", Name: "bob"})
+	client, events, _ := runSocketMode(t, srv)
+	ctx := ctxT(t)
+	next(t, ctx, events, socketmode.EventTypeHello)
+	if _, err := srv.SendSlashCommand(ctx, slacktest.SlashCommand{Command: "/cg", Text: typed, UserID: alice, ChannelID: publicChannel}); err != nil {
+		t.Fatal(err)
+	}
+	e := next(t, ctx, events, socketmode.EventTypeSlashCommand)
+	_ = client.Ack(*e.Request)
+	return e.Data.(slack.SlashCommand).Text
+}
+
+func TestSlashCommandTextArrivesEscapedAsSlackSendsIt(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ typed, want string }{
+		{"cred set alice grafana_url https://grafana.example.com", "cred set alice grafana_url <https://grafana.example.com>"},
+		{"cred set alice grafana_url http://127.0.0.1:3000/", "cred set alice grafana_url <http://127.0.0.1:3000/>"},
+		{"cred set alice db_host db.example.com", "cred set alice db_host <http://db.example.com|db.example.com>"},
+		{"cred set alice db_host 10.0.0.5", "cred set alice db_host 10.0.0.5"},
+		{"cred set alice db_host pg.internal", "cred set alice db_host pg.internal"},
+		{"mail ops@example.com.", "mail <mailto:ops@example.com|ops@example.com>."},
+		{"user add carol @alice #eda-results", "user add carol <@U0ALICE001|alice> <#C0PUBLIC01|eda-results>"},
+		{"user add carol <@U0BOBBY001> <#C0PUBLIC01>", "user add carol <@U0BOBBY001|bob> <#C0PUBLIC01|eda-results>"},
+		{"ping @here and @nobody", "ping <!here> and @nobody"},
+		{"a&b <x> 1>0", "a&amp;b &lt;x&gt; 1&gt;0"},
+		{"typed <https://evil.example|x>", "typed &lt;https://evil.example|x&gt;"},
+	} {
+		t.Run(tc.typed, func(t *testing.T) {
+			t.Parallel()
+			if got := slashText(t, tc.typed); got != tc.want {
+				t.Errorf("typed %q: the app got %q, want %q", tc.typed, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestSlashCommandWithoutShouldEscapeArrivesAsTyped(t *testing.T) {
+	t.Parallel()
+	typed := "cred set alice grafana_url https://grafana.example.com a&b"
+	if got := slashText(t, typed, slacktest.WithSlashCommandEscaping("/cg", false)); got != typed {
+		t.Fatalf("got %q, want it as typed", got)
+	}
+}
 
 func TestControlsAndDisplayReadMrkdwnAsSlackDoes(t *testing.T) {
 	t.Parallel()

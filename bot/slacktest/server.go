@@ -50,6 +50,7 @@ type config struct {
 	teamID              string
 	teamDomain          string
 	channelPostInterval time.Duration
+	rawSlashText        map[string]bool // commands whose should_escape is false
 }
 
 // WithPingInterval sets how often the Socket Mode server sends WebSocket PING frames.
@@ -77,6 +78,20 @@ func WithResponseURLLifetime(d time.Duration) Option {
 // bursts allowed; this is stricter on purpose, to prove a client's own throttle. Off by default.
 func WithStrictChannelRate(d time.Duration) Option {
 	return func(c *config) { c.channelPostInterval = d }
+}
+
+// WithSlashCommandEscaping sets a slash command's should_escape, as the app's manifest
+// does. With true, the default for every command (the project's manifest sets it), the
+// command's text arrives escaped as Slack escapes it: links as <https://x> or
+// <http://host|host>, members as <@U…|name>, channels as <#C…|name>, and &, <, > as
+// &amp; &lt; &gt;. With false it arrives as typed.
+func WithSlashCommandEscaping(command string, shouldEscape bool) Option {
+	return func(c *config) {
+		if c.rawSlashText == nil {
+			c.rawSlashText = map[string]bool{}
+		}
+		c.rawSlashText[command] = !shouldEscape
+	}
 }
 
 // WithTeam sets the workspace's team ID and domain. Defaults to DefaultTeamID and DefaultTeamDomain.
