@@ -113,7 +113,7 @@ func (s *Server) messageContent(p params, requireContent bool) (text string, blo
 		if e := s.validateMessageBlocks(blocks); e != nil {
 			return "", nil, nil, nil, e
 		}
-		if blocksTextLength(blocks) > maxBlocksText {
+		if blocksTextLength(blocks) > s.cfg.blocksTextLimit {
 			return "", nil, nil, nil, errCode("msg_blocks_too_long")
 		}
 	}

@@ -143,4 +143,12 @@ func TestTooMuchTextInAllBlocksAnswersMsgBlocksTooLong(t *testing.T) {
 	if got := postBlocks(ctx, api, section(3000), section(3000), section(3000), section(3000), section(1)); got != "msg_blocks_too_long" {
 		t.Fatalf("12,001 characters: %q, want msg_blocks_too_long", got)
 	}
+	srv, api = setup(t, slacktest.WithBlocksTextLimit(100))
+	srv.AddChannel("C0MEMBER01", "bot-here", slacktest.BotMember())
+	if got := postBlocks(ctx, api, section(101)); got != "msg_blocks_too_long" {
+		t.Fatalf("101 characters with a limit of 100: %q, want msg_blocks_too_long", got)
+	}
+	if got := postBlocks(ctx, api, section(100)); got != "" {
+		t.Fatalf("100 characters with a limit of 100: %q", got)
+	}
 }

@@ -51,6 +51,7 @@ type config struct {
 	teamDomain          string
 	channelPostInterval time.Duration
 	rawSlashText        map[string]bool // commands whose should_escape is false
+	blocksTextLimit     int
 }
 
 // WithPingInterval sets how often the Socket Mode server sends WebSocket PING frames.
@@ -93,6 +94,12 @@ func WithSlashCommandEscaping(command string, shouldEscape bool) Option {
 		c.rawSlashText[command] = !shouldEscape
 	}
 }
+
+// WithBlocksTextLimit sets how many characters of text all the blocks of one message may
+// carry before chat.postMessage, chat.postEphemeral and chat.update answer
+// msg_blocks_too_long. Defaults to 12,000 (see maxBlocksText); a test lowers it to make an
+// ordinary message too long.
+func WithBlocksTextLimit(n int) Option { return func(c *config) { c.blocksTextLimit = n } }
 
 // WithTeam sets the workspace's team ID and domain. Defaults to DefaultTeamID and DefaultTeamDomain.
 func WithTeam(id, domain string) Option {
@@ -158,6 +165,7 @@ func New(t testing.TB, opts ...Option) *Server {
 		responseURLLifetime: 30 * time.Minute,
 		teamID:              DefaultTeamID,
 		teamDomain:          DefaultTeamDomain,
+		blocksTextLimit:     maxBlocksText,
 	}
 	for _, opt := range opts {
 		opt(&cfg)
