@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/slack-go/slack"
 
@@ -13,12 +14,22 @@ import (
 	"credential-grafana/scheduler"
 )
 
-// esc escapes the three characters mrkdwn reserves.
+// esc escapes the three characters mrkdwn reserves (&, <, >), so that text from a table,
+// a user or Grafana shows as it is: unescaped, "<!channel>" would notify the channel and
+// "<https://x|y>" would be a link (https://api.slack.com/reference/surfaces/formatting,
+// "Escaping text"). Everything the bot puts into mrkdwn or a message's text that it did
+// not write itself goes through esc.
 func esc(s string) string {
 	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
 }
 
-// sections packs lines into as few section blocks as fit Slack's 3000 characters each.
+// link is a mrkdwn link to url labelled with text; a | in the URL would end it early.
+func link(url, text string) string {
+	return "<" + esc(strings.ReplaceAll(url, "|", "%7C")) + "|" + esc(text) + ">"
+}
+
+// sections packs lines into as few section blocks as fit Slack's 3000 characters each
+// (with room to spare).
 func sections(lines []string) []slack.Block {
 	var out []slack.Block
 	var cur strings.Builder
@@ -29,8 +40,8 @@ func sections(lines []string) []slack.Block {
 		}
 	}
 	for _, l := range lines {
-		l = truncate(l, 2900)
-		if cur.Len()+len(l)+1 > 2900 {
+		l = cutMrkdwn(l, maxSectionText-100)
+		if utf8.RuneCountInString(cur.String())+utf8.RuneCountInString(l)+1 > maxSectionText-100 {
 			flush()
 		}
 		if cur.Len() > 0 {
@@ -42,14 +53,9 @@ func sections(lines []string) []slack.Block {
 	return out
 }
 
-// capBlocks keeps a message within Slack's 50 blocks, saying how much was left out.
-func capBlocks(blocks []slack.Block, limit int) []slack.Block {
-	if len(blocks) <= limit {
-		return blocks
-	}
-	left := len(blocks) - limit + 1
-	return append(blocks[:limit-1], slack.NewContextBlock("", mrkdwn(fmt.Sprintf("… and %d more blocks left out.", left))))
-}
+// capBlocks keeps blocks within limit blocks, saying how much was left out, and cuts
+// every field to its limit (fitBlocks).
+func capBlocks(blocks []slack.Block, limit int) []slack.Block { return fitBlocks(blocks, limit, 0) }
 
 // helpReply lists every command with an example.
 func (b *Bot) helpReply() reply {
@@ -61,7 +67,7 @@ func (b *Bot) helpReply() reply {
 	}
 	var everyone, admins []string
 	for _, s := range b.slash {
-		line := fmt.Sprintf("`%s` — %s\n      e.g. `%s %s`", s.usage(cmd), s.about, cmd, s.example)
+		line := fmt.Sprintf("`%s` — %s\n      e.g. `%s %s`", esc(s.usage(cmd)), esc(s.about), esc(cmd), esc(s.example))
 		if s.admin {
 			admins = append(admins, line)
 		} else {
@@ -104,7 +110,7 @@ func userLine(u cg.User) string {
 // userListReply lists users with their status and owner.
 func userListReply(cmd string, users []cg.User) reply {
 	if len(users) == 0 {
-		return reply{Text: "No users you may manage yet. An administrator adds one with `" + cmd + " user add <name>`."}
+		return reply{Text: "No users you may manage yet. An administrator adds one with `" + cmd + " user add &lt;name&gt;`."}
 	}
 	blocks := []slack.Block{slack.NewHeaderBlock(plain(fmt.Sprintf("Users (%d)", len(users))))}
 	lines := make([]string, 0, len(users))
@@ -112,7 +118,7 @@ func userListReply(cmd string, users []cg.User) reply {
 		lines = append(lines, userLine(u))
 	}
 	blocks = append(blocks, sections(lines)...)
-	blocks = append(blocks, slack.NewContextBlock("", mrkdwn("`"+cmd+" user show <name>` shows one with its credentials.")))
+	blocks = append(blocks, slack.NewContextBlock("", mrkdwn("`"+cmd+" user show &lt;name&gt;` shows one with its credentials.")))
 	return reply{Text: fmt.Sprintf("%d users", len(users)), Blocks: capBlocks(blocks, 50)}
 }
 
@@ -135,20 +141,20 @@ func credLines(creds []cg.Credential) []string {
 // credListReply lists a user's credentials, secrets masked.
 func credListReply(cmd, user string, creds []cg.Credential) reply {
 	if len(creds) == 0 {
-		return reply{Text: fmt.Sprintf("%s has no credentials. `%s cred set %s` adds one.", user, cmd, user)}
+		return reply{Text: fmt.Sprintf("%s has no credentials. `%s cred set %s` adds one.", esc(user), cmd, esc(user))}
 	}
-	blocks := []slack.Block{slack.NewHeaderBlock(plain(truncate("Credentials of "+user, 150)))}
+	blocks := []slack.Block{slack.NewHeaderBlock(plain("Credentials of " + user))}
 	blocks = append(blocks, sections(credLines(creds))...)
 	blocks = append(blocks, slack.NewContextBlock("", mrkdwn(fmt.Sprintf(
-		":lock: secrets are encrypted and masked. `%s cred reveal %s <key>` shows one only to you; `%s cred set %s` changes one in a form.",
-		cmd, user, cmd, user))))
+		":lock: secrets are encrypted and masked. `%s cred reveal %s &lt;key&gt;` shows one only to you; `%s cred set %s` changes one in a form.",
+		cmd, esc(user), cmd, esc(user)))))
 	return reply{Text: fmt.Sprintf("%d credentials of %s", len(creds), user), Blocks: capBlocks(blocks, 50)}
 }
 
 // userShowReply is a user with its databases and masked credentials.
 func userShowReply(cmd string, d commands.UserDetail) reply {
 	blocks := []slack.Block{
-		slack.NewHeaderBlock(plain(truncate("User "+d.Name, 150))),
+		slack.NewHeaderBlock(plain("User " + d.Name)),
 		slack.NewSectionBlock(mrkdwn(userLine(d.User)), nil, nil),
 	}
 	var dbs []string
@@ -168,7 +174,7 @@ func userShowReply(cmd string, d commands.UserDetail) reply {
 func dashboardLine(d cg.Dashboard) string {
 	name := fmt.Sprintf("%s `%s`", d.Kind, esc(d.TableName))
 	if d.URL != "" {
-		name = fmt.Sprintf("%s <%s|%s>", d.Kind, d.URL, esc(d.TableName))
+		name = fmt.Sprintf("%s %s", d.Kind, link(d.URL, d.TableName))
 	}
 	state := string(d.State)
 	if d.State == cg.DashboardPosted && d.SlackSentAt != nil {
@@ -186,14 +192,14 @@ func dashboardLine(d cg.Dashboard) string {
 
 func dashboardsReply(cmd, user string, list []cg.Dashboard) reply {
 	if len(list) == 0 {
-		return reply{Text: fmt.Sprintf("No run tables of %s yet. `%s scan %s` looks for new ones now.", user, cmd, user)}
+		return reply{Text: fmt.Sprintf("No run tables of %s yet. `%s scan %s` looks for new ones now.", esc(user), cmd, esc(user))}
 	}
 	lines := make([]string, 0, len(list))
 	for _, d := range list {
 		lines = append(lines, dashboardLine(d))
 	}
-	blocks := append([]slack.Block{slack.NewHeaderBlock(plain(truncate("Runs of "+user, 150)))}, sections(lines)...)
-	blocks = append(blocks, slack.NewContextBlock("", mrkdwn(fmt.Sprintf("`%s recapture <uid>` records a GIF again; `%s mute <uid>` stops a design's posts.", cmd, cmd))))
+	blocks := append([]slack.Block{slack.NewHeaderBlock(plain("Runs of " + user))}, sections(lines)...)
+	blocks = append(blocks, slack.NewContextBlock("", mrkdwn(fmt.Sprintf("`%s recapture &lt;uid&gt;` records a GIF again; `%s mute &lt;uid&gt;` stops a design's posts.", cmd, cmd))))
 	return reply{Text: fmt.Sprintf("%d runs of %s", len(list), user), Blocks: capBlocks(blocks, 50)}
 }
 

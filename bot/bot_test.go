@@ -39,12 +39,18 @@ func withScanner(cfg *commands.Config) {
 
 func startBot(t *testing.T, configure ...func(*bot.Config)) *harness {
 	t.Helper()
+	return startBotWith(t, nil, configure...)
+}
+
+// startBotWith is startBot over a service with envOpts applied to its configuration.
+func startBotWith(t *testing.T, envOpts []commandstest.Option, configure ...func(*bot.Config)) *harness {
+	t.Helper()
 	srv := slacktest.New(t, slacktest.WithPingInterval(200*time.Millisecond))
 	srv.AddChannel(resultsChannel, "eda-results", slacktest.BotMember())
 	for _, u := range []slacktest.User{{ID: adminID, Name: "ada"}, {ID: aliceID, Name: "alice"}, {ID: bobID, Name: "bob"}} {
 		srv.AddUser(u)
 	}
-	env := commandstest.New(t, withScanner)
+	env := commandstest.New(t, append([]commandstest.Option{withScanner}, envOpts...)...)
 	cfg := bot.Config{
 		Service: env.Service, BotToken: cg.Secret(srv.BotToken()), AppToken: cg.Secret(srv.AppToken()),
 		APIURL: srv.APIURL(), AdminUsers: []string{adminID}, Logger: env.Logger,
@@ -215,14 +221,14 @@ func TestHelpAndMalformedCommandsAnswerInTheAck(t *testing.T) {
 	_, ack := h.slash(aliceID, "help")
 	p := ackPayload(t, ack)
 	blocks, _ := json.Marshal(p["blocks"])
-	mustContain(t, "help", blockTexts(blocks), "/cg user add <name>", "e.g. `/cg cred set alice db_host db.example.com`", "<@"+adminID+">")
+	mustContain(t, "help", blockTexts(blocks), "/cg user add &lt;name&gt;", "e.g. `/cg cred set alice db_host db.example.com`", "<@"+adminID+">")
 	if p["response_type"] != "ephemeral" {
 		t.Errorf("help is %v", p["response_type"])
 	}
 	_, ack = h.slash(aliceID, "usr lst")
 	mustContain(t, "usr lst", ackPayload(t, ack)["text"].(string), "I understood `/cg usr lst`", "Did you mean `/cg user list`")
 	_, ack = h.slash(aliceID, "cred reveal alice")
-	mustContain(t, "cred reveal alice", ackPayload(t, ack)["text"].(string), "takes `<user> <key>`", "/cg cred reveal <user> <key>")
+	mustContain(t, "cred reveal alice", ackPayload(t, ack)["text"].(string), "takes `&lt;user&gt; &lt;key&gt;`", "/cg cred reveal &lt;user&gt; &lt;key&gt;")
 }
 
 func TestEverySubcommandAnswersAsTheCommandsDo(t *testing.T) {

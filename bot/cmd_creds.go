@@ -30,7 +30,7 @@ func runCredSet(ctx context.Context, r *request) reply {
 	if err != nil {
 		return r.b.errorReply(err, "cred set")
 	}
-	return reply{Text: fmt.Sprintf(":white_check_mark: Set `%s` of *%s*: `%s`.", c.Key, r.args[0], esc(c.Masked))}
+	return reply{Text: fmt.Sprintf(":white_check_mark: Set `%s` of *%s*: `%s`.", c.Key, esc(r.args[0]), esc(c.Masked))}
 }
 
 func runCredList(ctx context.Context, r *request) reply {
@@ -45,7 +45,7 @@ func runCredDelete(ctx context.Context, r *request) reply {
 	if err := r.b.svc.DeleteCredential(ctx, r.actor(ctx), r.args[0], r.args[1]); err != nil {
 		return r.b.errorReply(err, "cred delete")
 	}
-	return reply{Text: fmt.Sprintf(":white_check_mark: Deleted `%s` of *%s*.", r.args[1], r.args[0])}
+	return reply{Text: fmt.Sprintf(":white_check_mark: Deleted `%s` of *%s*.", esc(r.args[1]), esc(r.args[0]))}
 }
 
 // runCredReveal answers only the asker (an ephemeral reply) with the value in full.
@@ -55,5 +55,5 @@ func runCredReveal(ctx context.Context, r *request) reply {
 		return r.b.errorReply(err, "cred reveal")
 	}
 	return reply{Text: fmt.Sprintf(":eyes: `%s` of *%s*, shown only to you (this reveal is audited):\n```%s```",
-		c.Key, r.args[0], c.Value.Reveal())}
+		c.Key, esc(r.args[0]), esc(c.Value.Reveal()))}
 }

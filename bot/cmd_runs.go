@@ -67,5 +67,5 @@ func (b *Bot) mute(ctx context.Context, userID, ref string) reply {
 		return b.errorReply(err, "mute")
 	}
 	return reply{Text: fmt.Sprintf(":mute: Muted %s runs of *%s* (%s): they are still recorded but no longer posted. `%s unmute %s` undoes it.",
-		res.Kind, esc(res.Design), res.User, b.cfg.Command, ref)}
+		res.Kind, esc(res.Design), res.User, b.cfg.Command, esc(ref))}
 }

@@ -3,7 +3,6 @@ package bot
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"strings"
 
 	"github.com/slack-go/slack"
@@ -77,50 +76,42 @@ type request struct {
 	flags       map[string]string // --flag or --flag value
 	users       []string          // member IDs mentioned (<@U…>)
 	channels    []string          // channel IDs mentioned (<#C…>)
-	text        string            // the whole text, for "what I understood"
+	text        string            // the whole text as typed (unescaped), for "what I understood"
 }
 
 // actor is the Actor of the request, from the payload's user_id.
 func (r *request) actor(ctx context.Context) commands.Actor { return r.b.actor(ctx, r.userID) }
 
-var (
-	userMention    = regexp.MustCompile(`^<@([UW][A-Z0-9]+)(\|[^>]*)?>$`)
-	channelMention = regexp.MustCompile(`^<#([CG][A-Z0-9]+)(\|[^>]*)?>$`)
-)
-
 // valueFlags take the next word as their value.
 var valueFlags = map[string]bool{"owner": true, "slack-user": true, "channel": true}
 
-// parseWords splits a command's text into words, flags and mentions. Mentions go to
-// users and channels as IDs; a flag's value may be a mention or a plain ID.
+// parseWords splits a command's text, escaped as Slack sends it (see slashWord), into
+// words, flags and mentions, each as typed. Mentions go to users and channels as IDs; a
+// flag's value may be a mention (its ID) or a plain ID.
 func parseWords(text string) (words []string, flags map[string]string, users, channels []string) {
 	flags = map[string]string{}
-	fields := strings.Fields(text)
+	fields := splitSlashText(text)
 	for i := 0; i < len(fields); i++ {
 		f := fields[i]
-		if name, ok := strings.CutPrefix(f, "--"); ok && name != "" {
-			name, val, hasVal := strings.Cut(strings.ToLower(name), "=")
+		if name, ok := strings.CutPrefix(f.raw, "--"); ok && name != "" {
+			rawName, rawVal, hasVal := strings.Cut(name, "=")
+			name = strings.ToLower(unescapeSlashText(rawName))
+			val := readSlashWord(rawVal)
 			if !hasVal && valueFlags[name] && i+1 < len(fields) {
 				i++
 				val = fields[i]
 			}
-			if m := userMention.FindStringSubmatch(val); m != nil {
-				val = m[1]
-			} else if m := channelMention.FindStringSubmatch(val); m != nil {
-				val = m[1]
-			}
-			flags[name] = val
+			flags[name] = firstOf(val.user, val.channel, val.text)
 			continue
 		}
-		if m := userMention.FindStringSubmatch(f); m != nil {
-			users = append(users, m[1])
-			continue
+		switch {
+		case f.user != "":
+			users = append(users, f.user)
+		case f.channel != "":
+			channels = append(channels, f.channel)
+		default:
+			words = append(words, f.text)
 		}
-		if m := channelMention.FindStringSubmatch(f); m != nil {
-			channels = append(channels, m[1])
-			continue
-		}
-		words = append(words, f)
 	}
 	return words, flags, users, channels
 }
@@ -196,13 +187,13 @@ func (b *Bot) nearest(typed string) *subcommand {
 // usageReply says what was understood, what is wrong, and how the nearest command is used.
 func (b *Bot) usageReply(understood, problem string, near *subcommand) reply {
 	var sb strings.Builder
-	fmt.Fprintf(&sb, ":thinking_face: I understood `%s %s`", b.cfg.Command, understood)
+	fmt.Fprintf(&sb, ":thinking_face: I understood `%s %s`", b.cfg.Command, esc(understood))
 	if problem != "" {
-		sb.WriteString(", but " + problem)
+		sb.WriteString(", but " + esc(problem))
 	}
 	sb.WriteString(".")
 	if near != nil {
-		fmt.Fprintf(&sb, "\nDid you mean `%s`? %s.\nExample: `%s %s`", near.usage(b.cfg.Command), capitalize(near.about), b.cfg.Command, near.example)
+		fmt.Fprintf(&sb, "\nDid you mean `%s`? %s.\nExample: `%s %s`", esc(near.usage(b.cfg.Command)), esc(capitalize(near.about)), b.cfg.Command, esc(near.example))
 	}
 	fmt.Fprintf(&sb, "\n`%s help` lists every command.", b.cfg.Command)
 	return reply{Text: sb.String()}
@@ -226,7 +217,7 @@ func (b *Bot) onSlashCommand(ctx context.Context, smc *socketmode.Client, req *s
 		return
 	}
 	r := &request{b: b, userID: cmd.UserID, channelID: cmd.ChannelID, responseURL: cmd.ResponseURL, triggerID: cmd.TriggerID,
-		args: args, flags: flags, users: users, channels: channels, text: cmd.Text}
+		args: args, flags: flags, users: users, channels: channels, text: unescapeSlashText(cmd.Text)}
 	b.log.Info().Str("slack_user", cmd.UserID).Str("command", sub.name).Msg("slack command")
 	if sub.name == "help" {
 		b.ack(smc, req, b.helpReply().payload())

@@ -178,7 +178,7 @@ func TestMatchSuggestsTheNearestCommand(t *testing.T) {
 	} {
 		words, _, _, _ := parseWords(tc.text)
 		_, _, problem := b.match(words)
-		if problem == nil || !strings.Contains(problem.Text, "Did you mean `"+tc.want) || !strings.Contains(problem.Text, "I understood `/cg "+tc.text) {
+		if problem == nil || !strings.Contains(problem.Text, "Did you mean `"+esc(tc.want)) || !strings.Contains(problem.Text, "I understood `/cg "+tc.text) {
 			t.Errorf("%q: %+v, want a suggestion of %q", tc.text, problem, tc.want)
 		}
 	}

@@ -41,20 +41,21 @@ func submitHandlers() map[string]submitHandler {
 	}
 }
 
+// modal is a modal view, fitted to Slack's limits (fitView).
 func modal(callbackID, title, submit string, blocks ...slack.Block) slack.ModalViewRequest {
 	v := slack.ModalViewRequest{
-		Type: slack.VTModal, CallbackID: callbackID, Title: plain(truncate(title, 24)),
+		Type: slack.VTModal, CallbackID: callbackID, Title: plain(title),
 		Close: plain("Cancel"), Blocks: slack.Blocks{BlockSet: blocks},
 	}
 	if submit != "" {
 		v.Submit = plain(submit)
 	}
-	return v
+	return fitView(v)
 }
 
 // messageView is a modal that only says something: a result, or that work goes on.
 func messageView(title, text string) *slack.ModalViewRequest {
-	v := modal("cg_message", title, "", slack.NewSectionBlock(mrkdwn(truncate(text, 3000)), nil, nil))
+	v := modal("cg_message", title, "", slack.NewSectionBlock(mrkdwn(text), nil, nil))
 	v.Close = plain("Close")
 	return &v
 }
@@ -127,9 +128,9 @@ func (b *Bot) fieldError(err error, what string, blockFor func(msg string) strin
 	msg := cg.ErrorMessage(err)
 	switch cg.ErrorCode(err) {
 	case cg.EINVALID, cg.ECONFLICT, cg.ENOTFOUND:
-		return slack.NewErrorsViewSubmissionResponse(map[string]string{blockFor(msg): truncate(msg, 2000)})
+		return slack.NewErrorsViewSubmissionResponse(map[string]string{blockFor(msg): truncate(msg, maxErrorText)})
 	case cg.EFORBIDDEN:
-		return slack.NewErrorsViewSubmissionResponse(map[string]string{blockFor(msg): truncate("Sorry, "+msg+". "+b.admins.whoCanHelp(), 2000)})
+		return slack.NewErrorsViewSubmissionResponse(map[string]string{blockFor(msg): truncate("Sorry, "+msg+". "+b.admins.whoCanHelp(), maxErrorText)})
 	}
 	return slack.NewUpdateViewSubmissionResponse(messageView("Not done", b.errorReply(err, what).Text))
 }
@@ -160,7 +161,7 @@ func CredSetModal(user, key string, users []cg.User) slack.ModalViewRequest {
 		if k.Secret {
 			label += " 🔒"
 		}
-		o := slack.NewOptionBlockObject(k.Name, plain(label), plain(truncate(k.Describe, 75)))
+		o := slack.NewOptionBlockObject(k.Name, plain(label), plain(k.Describe))
 		if keyErr == nil && k.Name == spec.Name {
 			initial = o
 		}
@@ -176,7 +177,7 @@ func CredSetModal(user, key string, users []cg.User) slack.ModalViewRequest {
 	)
 	v := modal(CallbackCredSet, "Set a credential", "Save", blocks...)
 	v.PrivateMetadata = user // which user the form is for; who may change it is checked again on submit
-	return v
+	return fitView(v)
 }
 
 func (b *Bot) openCredSetModal(ctx context.Context, triggerID string, actor commands.Actor, user, key string) error {
@@ -233,7 +234,7 @@ func RemoveModal(user string, drop bool) slack.ModalViewRequest {
 	md, _ := json.Marshal(removeMetadata{User: user, Drop: drop})
 	v := modal(CallbackUserRemove, "Remove a user", "Remove", slack.NewSectionBlock(mrkdwn(text), nil, nil))
 	v.PrivateMetadata = string(md)
-	return v
+	return fitView(v)
 }
 
 func (b *Bot) openRemoveModal(ctx context.Context, triggerID, user string, drop bool) error {

@@ -304,15 +304,17 @@ func (n *Notifier) findMessage(ctx context.Context, tc *tokenClient, channel, da
 }
 
 // Tell posts a short plain message to channel, joining it first if it is public and the
-// bot is not in it. It is not retried: the caller decides, with RetryAfter.
+// bot is not in it. text is shown as it is (escaped: it may quote a table or Grafana). It
+// is not retried: the caller decides, with RetryAfter.
 func (n *Notifier) Tell(ctx context.Context, token cg.Secret, channel, text string) error {
 	if channel == "" || token.Empty() {
 		return permanentf("tell channel %q: no channel or no bot token configured", channel)
 	}
 	tc := n.client(token)
-	err := n.send(ctx, tc, channel, 1, slack.MsgOptionText(truncate(text, 3000), false))
+	text = fitText(esc(text))
+	err := n.send(ctx, tc, channel, 1, slack.MsgOptionText(text, false))
 	if slackCode(err) == "not_in_channel" && n.join(ctx, tc, channel) == nil {
-		err = n.send(ctx, tc, channel, 1, slack.MsgOptionText(truncate(text, 3000), false))
+		err = n.send(ctx, tc, channel, 1, slack.MsgOptionText(text, false))
 	}
 	if err != nil {
 		return classify("post a message", channel, tc.botName(ctx), err)

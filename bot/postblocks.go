@@ -23,29 +23,27 @@ const (
 // the dashboard UID so that FindPost can recognise the message.
 const postEventType = "cg_dashboard_posted"
 
-// maxFieldsPerSection is Slack's limit of fields in one section block.
-const maxFieldsPerSection = 10
-
 // PostBlocks is the Block Kit of a pipeline message: a title, who and which database,
 // kind and table, the key figures with their change against the previous run, and the
-// buttons (open in Grafana, re-record the GIF, mute the design).
+// buttons (open in Grafana, re-record the GIF, mute the design). Everything from the run
+// table is shown as text (escaped), and every field fits Slack's limits (fitMessage).
 func PostBlocks(p cg.Post) []slack.Block {
 	blocks := []slack.Block{
-		slack.NewHeaderBlock(plain(truncate(postTitle(p), 150))),
+		slack.NewHeaderBlock(plain(postTitle(p))),
 		slack.NewSectionBlock(mrkdwn(postSubject(p)), nil, nil, slack.SectionBlockOptionBlockID("cg_post_subject")),
 	}
 	fields := make([]*slack.TextBlockObject, 0, len(p.Figures))
 	for _, f := range p.Figures {
-		fields = append(fields, mrkdwn(truncate(FormatFigure(f), 2000)))
+		fields = append(fields, mrkdwn(FormatFigure(f)))
 	}
-	for i := 0; i < len(fields); i += maxFieldsPerSection {
-		part := fields[i:min(i+maxFieldsPerSection, len(fields))]
+	for i := 0; i < len(fields); i += maxSectionFields {
+		part := fields[i:min(i+maxSectionFields, len(fields))]
 		blocks = append(blocks, slack.NewSectionBlock(nil, part, nil,
-			slack.SectionBlockOptionBlockID(fmt.Sprintf("cg_post_figures_%d", i/maxFieldsPerSection))))
+			slack.SectionBlockOptionBlockID(fmt.Sprintf("cg_post_figures_%d", i/maxSectionFields))))
 	}
 	blocks = append(blocks, slack.NewContextBlock("cg_post_compared", mrkdwn(postComparison(p))))
 	blocks = append(blocks, slack.NewActionBlock("cg_post_actions", postButtons(p)...))
-	return blocks
+	return fitMessage(blocks)
 }
 
 func postButtons(p cg.Post) []slack.BlockElement {
@@ -60,9 +58,11 @@ func postButtons(p cg.Post) []slack.BlockElement {
 	if p.Design != "" {
 		what = p.Design
 	}
-	mute.WithConfirm(slack.NewConfirmationBlockObject(plain("Mute "+truncate(what, 60)+"?"),
+	// A long design name is shortened here so that the confirmation (300 characters) keeps
+	// its last sentence.
+	mute.WithConfirm(slack.NewConfirmationBlockObject(plain(truncate("Mute "+what, maxConfirmTitle-1)+"?"),
 		mrkdwn(fmt.Sprintf("Further %s runs of *%s* will be recorded but not posted here. `/cg unmute %s` undoes it.",
-			p.Kind, what, p.DashboardUID)),
+			p.Kind, esc(truncate(what, 120)), p.DashboardUID)),
 		plain("Mute"), plain("Cancel")))
 	return append(out, mute)
 }
@@ -76,31 +76,31 @@ func postTitle(p cg.Post) string {
 
 func postSubject(p cg.Post) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "*%s* · %s · database `%s` · table `%s`", p.User, p.Kind, p.Database, p.Table)
+	fmt.Fprintf(&b, "*%s* · %s · database `%s` · table `%s`", esc(p.User), p.Kind, esc(p.Database), esc(p.Table))
 	var run []string
 	if p.Design != "" {
-		d := "design *" + p.Design + "*"
+		d := "design *" + esc(p.Design) + "*"
 		if p.Platform != "" {
-			d += " on *" + p.Platform + "*"
+			d += " on *" + esc(p.Platform) + "*"
 		}
 		run = append(run, d)
 	}
 	if p.Stage != "" {
-		run = append(run, "stage `"+p.Stage+"`")
+		run = append(run, "stage `"+esc(p.Stage)+"`")
 	}
 	if p.RunID != "" {
-		run = append(run, "run `"+p.RunID+"`")
+		run = append(run, "run `"+esc(p.RunID)+"`")
 	}
 	if len(run) > 0 {
 		b.WriteString("\n" + strings.Join(run, " · "))
 	}
-	return truncate(b.String(), 3000)
+	return b.String()
 }
 
 func postComparison(p cg.Post) string {
 	switch {
 	case p.PreviousTable != "":
-		return fmt.Sprintf("Changes are against the previous run of this design, `%s`.", p.PreviousTable)
+		return fmt.Sprintf("Changes are against the previous run of this design, `%s`.", esc(p.PreviousTable))
 	case len(p.Figures) == 0:
 		return "No key figures were found in this table."
 	default:
@@ -108,8 +108,8 @@ func postComparison(p cg.Post) string {
 	}
 }
 
-// PostText is the plain text of a pipeline message: Slack's notification text, and the
-// whole message when Slack refuses the blocks.
+// PostText is the text of a pipeline message: Slack's notification text, and the whole
+// message when Slack refuses the blocks. It is mrkdwn, with the run's data escaped.
 func PostText(p cg.Post) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s — %s, %s", postTitle(p), p.User, p.Database)
@@ -124,13 +124,13 @@ func PostText(p cg.Post) string {
 	if p.DashboardURL != "" {
 		fmt.Fprintf(&b, ". Open in Grafana: %s", p.DashboardURL)
 	}
-	return truncate(b.String(), 3000)
+	return fitText(esc(b.String()))
 }
 
 // FormatFigure renders one key figure in mrkdwn: its name, value and unit, and its change
 // against the previous run with an arrow and whether that is better or worse.
 func FormatFigure(f cg.Figure) string {
-	s := fmt.Sprintf("*%s*\n`%s`", f.Name, formatValue(f.Value, f.Decimals, f.Unit))
+	s := fmt.Sprintf("*%s*\n`%s`", esc(f.Name), esc(formatValue(f.Value, f.Decimals, f.Unit)))
 	if f.Previous == nil {
 		return s
 	}
@@ -147,7 +147,7 @@ func FormatFigure(f cg.Figure) string {
 	if (delta > 0) != f.HigherIsBetter {
 		verdict = ":small_red_triangle_down: worse"
 	}
-	return fmt.Sprintf("%s  %s %s%s %s", s, arrow, sign, formatValue(math.Abs(delta), f.Decimals, f.Unit), verdict)
+	return fmt.Sprintf("%s  %s %s%s %s", s, arrow, sign, esc(formatValue(math.Abs(delta), f.Decimals, f.Unit)), verdict)
 }
 
 func formatValue(v float64, decimals int, unit string) string {
@@ -167,13 +167,4 @@ func plain(s string) *slack.TextBlockObject {
 
 func mrkdwn(s string) *slack.TextBlockObject {
 	return slack.NewTextBlockObject(slack.MarkdownType, s, false, false)
-}
-
-// truncate shortens s to at most n runes, ending with "…" when it cut.
-func truncate(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n-1]) + "…"
 }

@@ -25,11 +25,11 @@ func (r reply) responseType() string {
 	return slack.ResponseTypeEphemeral
 }
 
-// payload is the reply as a slash command's ack payload.
+// payload is the reply as a slash command's ack payload, fitted to Slack's limits.
 func (r reply) payload() map[string]any {
-	p := map[string]any{"response_type": r.responseType(), "text": r.Text}
+	p := map[string]any{"response_type": r.responseType(), "text": fitText(r.Text)}
 	if len(r.Blocks) > 0 {
-		p["blocks"] = r.Blocks
+		p["blocks"] = fitReply(r.Blocks)
 	}
 	return p
 }
@@ -40,28 +40,28 @@ func (b *Bot) respond(ctx context.Context, responseURL string, r reply) {
 	if responseURL == "" {
 		return
 	}
-	opts := []slack.MsgOption{slack.MsgOptionResponseURL(responseURL, r.responseType()), slack.MsgOptionText(truncate(r.Text, 3000), false)}
+	opts := []slack.MsgOption{slack.MsgOptionResponseURL(responseURL, r.responseType()), slack.MsgOptionText(fitText(r.Text), false)}
 	if len(r.Blocks) > 0 {
-		opts = append(opts, slack.MsgOptionBlocks(r.Blocks...))
+		opts = append(opts, slack.MsgOptionBlocks(fitReply(r.Blocks)...))
 	}
 	_, _, err := b.api.PostMessageContext(ctx, "", opts...)
 	if err != nil && len(r.Blocks) > 0 {
 		b.log.Warn().Err(err).Msg("slack refused a reply's blocks; sending its text")
 		_, _, err = b.api.PostMessageContext(ctx, "", slack.MsgOptionResponseURL(responseURL, r.responseType()),
-			slack.MsgOptionText(truncate(r.Text, 3000), false))
+			slack.MsgOptionText(fitText(r.Text), false))
 	}
 	if err != nil {
 		b.log.Error().Err(err).Msg("slack reply failed")
 	}
 }
 
-// errorReply turns an operation's error into an answer: the cg.Error's message, with who
-// can help for a refusal, and only an error ID to quote for an internal failure (whose
-// detail goes to the log).
+// errorReply turns an operation's error into an answer: the cg.Error's message (as text:
+// it may quote what was typed), with who can help for a refusal, and only an error ID to
+// quote for an internal failure (whose detail goes to the log).
 func (b *Bot) errorReply(err error, what string) reply {
 	switch cg.ErrorCode(err) {
 	case cg.EFORBIDDEN:
-		return reply{Text: ":no_entry: Sorry, " + cg.ErrorMessage(err) + ". " + b.admins.whoCanHelp()}
+		return reply{Text: ":no_entry: Sorry, " + esc(cg.ErrorMessage(err)) + ". " + b.admins.whoCanHelp()}
 	case cg.EINTERNAL:
 		id := errorID()
 		b.metrics.handlerErrors.WithLabelValues(what).Inc()
@@ -69,7 +69,7 @@ func (b *Bot) errorReply(err error, what string) reply {
 		return reply{Text: ":x: Something went wrong on our side while running `" + what + "`. Quote error `" + id +
 			"` to an administrator. " + b.admins.whoCanHelp()}
 	}
-	return reply{Text: ":warning: " + cg.ErrorMessage(err)}
+	return reply{Text: ":warning: " + esc(cg.ErrorMessage(err))}
 }
 
 func errorID() string {

@@ -7,7 +7,10 @@ import (
 	"unicode/utf8"
 )
 
-// Block Kit limits Slack enforces (SLACK.md and Slack's Block Kit reference).
+// Block Kit limits Slack enforces, from Slack's Block Kit reference
+// (https://docs.slack.dev/reference/block-kit/blocks, …/block-elements,
+// …/composition-objects/confirmation-dialog-object, …/composition-objects/option-object,
+// …/views): Slack answers invalid_blocks (messages) or invalid_arguments (views) past them.
 const (
 	maxMessageBlocks   = 50
 	maxViewBlocks      = 100
@@ -26,6 +29,26 @@ const (
 	maxViewTitle       = 24
 	maxPrivateMetadata = 3000
 	maxCallbackID      = 255
+	maxConfirmTitle    = 100
+	maxConfirmText     = 300
+	maxConfirmButton   = 30
+	maxOptionText      = 75
+	maxOptionValue     = 150
+	maxOptionDesc      = 75
+	maxPlaceholder     = 150
+	maxHint            = 2000
+	maxButtonValue     = 2000
+	maxAltText         = 2000
+	maxTextObject      = 3000 // any text object without a smaller limit of its own
+
+	// maxBlocksText is how much text all the blocks of one message may carry together
+	// before chat.postMessage answers msg_blocks_too_long. Slack does not document it;
+	// a Slack SDK maintainer gave it as "12,000 text characters with a buffer for block
+	// containers" (bolt-js#2509: refused at about 13,200 characters of section and
+	// markdown text; bolt-js#2867: refused at 11,341). The fake refuses past 12,000, the
+	// strict end. Replies through a response_url were not refused in bolt-js#2867, and
+	// the fake does not limit them.
+	maxBlocksText = 12000
 )
 
 // blockChecker collects Slack-style validation messages
@@ -110,6 +133,20 @@ func (b *blockChecker) block(p string, blk map[string]json.RawMessage) {
 		} else if len(els) > maxContextElements {
 			b.errorf(p+"/elements", "must be less than %d items", maxContextElements+1)
 		}
+		for i, el := range els {
+			ep := fmt.Sprintf("%s/elements/%d", p, i)
+			switch str(el["type"]) {
+			case "plain_text", "mrkdwn":
+				raw, _ := json.Marshal(el)
+				b.text(ep, raw, maxTextObject, false)
+			case "image":
+				if str(el["alt_text"]) == "" {
+					b.errorf(ep, "missing required field: alt_text")
+				}
+			default:
+				b.errorf(ep+"/type", "must be plain_text, mrkdwn or image")
+			}
+		}
 	case "image":
 		b.image(p, blk)
 	case "input":
@@ -117,6 +154,9 @@ func (b *blockChecker) block(p string, blk map[string]json.RawMessage) {
 			b.errorf(p, "missing required field: label")
 		} else {
 			b.text(p+"/label", blk["label"], maxLabel, true)
+		}
+		if hint, ok := blk["hint"]; ok {
+			b.text(p+"/hint", hint, maxHint, true)
 		}
 		if el, ok := blk["element"]; ok {
 			b.element(p+"/element", el)
@@ -176,14 +216,20 @@ func (b *blockChecker) element(p string, raw json.RawMessage) {
 	if id := str(el["action_id"]); utf8.RuneCountInString(id) > maxBlockID {
 		b.errorf(p+"/action_id", "must be less than %d characters", maxBlockID+1)
 	}
+	if raw, ok := el["confirm"]; ok {
+		b.confirm(p+"/confirm", raw)
+	}
+	if raw, ok := el["placeholder"]; ok {
+		b.text(p+"/placeholder", raw, maxPlaceholder, true)
+	}
 	switch str(el["type"]) {
 	case "button":
 		b.text(p+"/text", el["text"], maxButtonText, true)
 		if u := str(el["url"]); utf8.RuneCountInString(u) > maxURL {
 			b.errorf(p+"/url", "must be less than %d characters", maxURL+1)
 		}
-		if v := str(el["value"]); utf8.RuneCountInString(v) > 2000 {
-			b.errorf(p+"/value", "must be less than 2001 characters")
+		if v := str(el["value"]); utf8.RuneCountInString(v) > maxButtonValue {
+			b.errorf(p+"/value", "must be less than %d characters", maxButtonValue+1)
 		}
 	case "static_select", "multi_static_select", "radio_buttons", "checkboxes", "overflow":
 		var opts []json.RawMessage
@@ -193,8 +239,16 @@ func (b *blockChecker) element(p string, raw json.RawMessage) {
 			} else if len(opts) > maxOptions {
 				b.errorf(p+"/options", "must be less than %d items", maxOptions+1)
 			}
+			for i, o := range opts {
+				b.option(fmt.Sprintf("%s/options/%d", p, i), o)
+			}
 		} else if _, ok := el["option_groups"]; !ok {
 			b.errorf(p, "must provide options or option_groups")
+		}
+		for _, k := range []string{"initial_option"} {
+			if raw, ok := el[k]; ok {
+				b.option(p+"/"+k, raw)
+			}
 		}
 	case "plain_text_input":
 		for _, k := range []string{"max_length", "min_length"} {
@@ -213,10 +267,78 @@ func (b *blockChecker) element(p string, raw json.RawMessage) {
 	}
 }
 
+// confirm checks a confirmation dialog object: title 100, text 300, confirm and deny 30.
+func (b *blockChecker) confirm(p string, raw json.RawMessage) {
+	var c map[string]json.RawMessage
+	if json.Unmarshal(raw, &c) != nil {
+		b.errorf(p, "must be an object")
+		return
+	}
+	for _, f := range []struct {
+		name      string
+		max       int
+		plainOnly bool
+	}{{"title", maxConfirmTitle, true}, {"text", maxConfirmText, false}, {"confirm", maxConfirmButton, true}, {"deny", maxConfirmButton, true}} {
+		if t, ok := c[f.name]; ok {
+			b.text(p+"/"+f.name, t, f.max, f.plainOnly)
+		} else {
+			b.errorf(p, "missing required field: %s", f.name)
+		}
+	}
+}
+
+// option checks an option object: text 75, value 150, description 75.
+func (b *blockChecker) option(p string, raw json.RawMessage) {
+	var o map[string]json.RawMessage
+	if json.Unmarshal(raw, &o) != nil {
+		b.errorf(p, "must be an object")
+		return
+	}
+	b.text(p+"/text", o["text"], maxOptionText, false)
+	if v := str(o["value"]); utf8.RuneCountInString(v) > maxOptionValue {
+		b.errorf(p+"/value", "must be less than %d characters", maxOptionValue+1)
+	} else if v == "" {
+		b.errorf(p+"/value", "must be more than 0 characters")
+	}
+	if d, ok := o["description"]; ok {
+		b.text(p+"/description", d, maxOptionDesc, false)
+	}
+}
+
+// blocksTextLength is how many characters of text the blocks carry, counting every
+// "text" string of every text object in them.
+func blocksTextLength(raw json.RawMessage) int {
+	var v any
+	if json.Unmarshal(raw, &v) != nil {
+		return 0
+	}
+	n := 0
+	var walk func(any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			if t, ok := x["text"].(string); ok && (x["type"] == "plain_text" || x["type"] == "mrkdwn") {
+				n += utf8.RuneCountInString(t)
+			}
+			for _, c := range x {
+				walk(c)
+			}
+		case []any:
+			for _, c := range x {
+				walk(c)
+			}
+		}
+	}
+	walk(v)
+	return n
+}
+
 // image checks an image block: image_url, or slack_file whose file has finished processing.
 func (b *blockChecker) image(p string, blk map[string]json.RawMessage) {
-	if str(blk["alt_text"]) == "" {
+	if alt := str(blk["alt_text"]); alt == "" {
 		b.errorf(p, "missing required field: alt_text")
+	} else if utf8.RuneCountInString(alt) > maxAltText {
+		b.errorf(p+"/alt_text", "must be less than %d characters", maxAltText+1)
 	}
 	if u, ok := blk["image_url"]; ok {
 		if n := utf8.RuneCountInString(str(u)); n == 0 || n > maxURL {

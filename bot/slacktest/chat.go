@@ -113,6 +113,9 @@ func (s *Server) messageContent(p params, requireContent bool) (text string, blo
 		if e := s.validateMessageBlocks(blocks); e != nil {
 			return "", nil, nil, nil, e
 		}
+		if blocksTextLength(blocks) > s.cfg.blocksTextLimit {
+			return "", nil, nil, nil, errCode("msg_blocks_too_long")
+		}
 	}
 	if len(attachments) > 0 && !json.Valid(attachments) {
 		return "", nil, nil, nil, errCode("invalid_attachments")

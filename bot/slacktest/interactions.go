@@ -44,6 +44,14 @@ func (s *Server) newResponseURL(channelID, userID string) string {
 	return u.url
 }
 
+// NewResponseURL hands out a response_url for a member in a channel, as a slash command
+// or a button in a message would: for tests that post a reply without a Socket Mode client.
+func (s *Server) NewResponseURL(channelID, userID string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.newResponseURL(channelID, userID)
+}
+
 // ResponsePosts lists what was posted to the response_url, in order.
 func (s *Server) ResponsePosts(responseURL string) []ResponsePost {
 	s.mu.Lock()
@@ -120,7 +128,11 @@ func (s *Server) handleResponseURL(w http.ResponseWriter, r *http.Request) {
 // SlashCommand is a slash command a user runs. The fake fills the team, app, response_url
 // and trigger_id.
 type SlashCommand struct {
-	Command   string // "/cg"
+	Command string // "/cg"
+	// Text is what the member typed. A mention picked from the composer's list may be
+	// written as the client sends it (<@U…>, <#C…>); @name and #name of a member or
+	// channel the fake knows count as picked. Unless the command's should_escape is false
+	// (WithSlashCommandEscaping), the app receives it escaped as Slack escapes it.
 	Text      string
 	UserID    string
 	UserName  string // defaults to the user's name, if added with AddUser
@@ -147,11 +159,15 @@ func (s *Server) SendSlashCommand(ctx context.Context, cmd SlashCommand) (*Deliv
 	}
 	respURL := s.newResponseURL(cmd.ChannelID, cmd.UserID)
 	trig := s.issueTrigger(cmd.UserID)
+	text := cmd.Text
+	if !s.cfg.rawSlashText[cmd.Command] {
+		text = s.escapeSlashText(text)
+	}
 	s.mu.Unlock()
 	payload := map[string]any{
 		"token": verificationToken, "team_id": s.cfg.teamID, "team_domain": s.cfg.teamDomain,
 		"channel_id": cmd.ChannelID, "channel_name": channelName, "user_id": cmd.UserID, "user_name": name,
-		"command": cmd.Command, "text": cmd.Text, "api_app_id": AppID, "is_enterprise_install": "false",
+		"command": cmd.Command, "text": text, "api_app_id": AppID, "is_enterprise_install": "false",
 		"response_url": respURL, "trigger_id": trig,
 	}
 	raw, _ := json.Marshal(payload)

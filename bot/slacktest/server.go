@@ -51,6 +51,8 @@ type config struct {
 	teamDomain          string
 	channelPostInterval time.Duration
 	botScopes           []string
+	rawSlashText        map[string]bool // commands whose should_escape is false
+	blocksTextLimit     int
 }
 
 // WithPingInterval sets how often the Socket Mode server sends WebSocket PING frames.
@@ -79,6 +81,26 @@ func WithResponseURLLifetime(d time.Duration) Option {
 func WithStrictChannelRate(d time.Duration) Option {
 	return func(c *config) { c.channelPostInterval = d }
 }
+
+// WithSlashCommandEscaping sets a slash command's should_escape, as the app's manifest
+// does. With true, the default for every command (the project's manifest sets it), the
+// command's text arrives escaped as Slack escapes it: links as <https://x> or
+// <http://host|host>, members as <@U…|name>, channels as <#C…|name>, and &, <, > as
+// &amp; &lt; &gt;. With false it arrives as typed.
+func WithSlashCommandEscaping(command string, shouldEscape bool) Option {
+	return func(c *config) {
+		if c.rawSlashText == nil {
+			c.rawSlashText = map[string]bool{}
+		}
+		c.rawSlashText[command] = !shouldEscape
+	}
+}
+
+// WithBlocksTextLimit sets how many characters of text all the blocks of one message may
+// carry before chat.postMessage, chat.postEphemeral and chat.update answer
+// msg_blocks_too_long. Defaults to 12,000 (see maxBlocksText); a test lowers it to make an
+// ordinary message too long.
+func WithBlocksTextLimit(n int) Option { return func(c *config) { c.blocksTextLimit = n } }
 
 // WithTeam sets the workspace's team ID and domain. Defaults to DefaultTeamID and DefaultTeamDomain.
 func WithTeam(id, domain string) Option {
@@ -144,6 +166,7 @@ func New(t testing.TB, opts ...Option) *Server {
 		responseURLLifetime: 30 * time.Minute,
 		teamID:              DefaultTeamID,
 		teamDomain:          DefaultTeamDomain,
+		blocksTextLimit:     maxBlocksText,
 	}
 	for _, opt := range opts {
 		opt(&cfg)
