@@ -19,10 +19,6 @@ const (
 	ActionMuteDesign    = "cg_mute_design"
 )
 
-// postEventType is the metadata event type of a pipeline message; its payload carries
-// the dashboard UID so that FindPost can recognise the message.
-const postEventType = "cg_dashboard_posted"
-
 // maxFieldsPerSection is Slack's limit of fields in one section block.
 const maxFieldsPerSection = 10
 

@@ -60,7 +60,13 @@ func TestMain(m *testing.M) {
 
 func newWorld(t testing.TB, change ...func(*scheduler.PipelineConfig)) *world {
 	t.Helper()
-	w := &world{grafana: grafanatest.New(t), slack: slacktest.New(t)}
+	return newWorldWithSlack(t, nil, change...)
+}
+
+// newWorldWithSlack is newWorld with options for the Slack fake (its share delay, …).
+func newWorldWithSlack(t testing.TB, slackOpts []slacktest.Option, change ...func(*scheduler.PipelineConfig)) *world {
+	t.Helper()
+	w := &world{grafana: grafanatest.New(t), slack: slacktest.New(t, slackOpts...)}
 	w.slack.AddChannel(channel, "eda-results", slacktest.BotMember())
 	w.env = commandstest.New(t, commandstest.WithGrafana(w.grafana.URL, w.grafana.Token))
 	w.browser = browser(t)
@@ -459,31 +465,16 @@ func TestRecaptureRecordsAndPostsAgainAndAMutedDesignIsNotPosted(t *testing.T) {
 	}
 }
 
-// postMessages counts the channel's pipeline messages about one dashboard.
+// postMessages counts the channel's pipeline posts about one dashboard: file shares
+// whose card carries its UID.
 func postMessages(w *world, uid string) int {
 	n := 0
 	for _, m := range w.slack.Messages(channel) {
-		if strings.Contains(string(m.Metadata), `"dashboard_uid":"`+uid+`"`) {
+		if len(m.Files) > 0 && strings.Contains(string(m.Blocks), `"value":"`+uid+`"`) {
 			n++
 		}
 	}
 	return n
-}
-
-func TestAPostWhoseMessageFailedIsFinishedWithoutUploadingTheGIFAgain(t *testing.T) {
-	t.Parallel()
-	w := newWorld(t)
-	w.createTable(t, cg.KindTiming, "aes_nangate45_r9", grafanatest.SampleRun{Design: "aes"})
-	// The GIF goes up, then Slack fails the message that goes with it.
-	w.slack.FailNext("chat.postMessage", 1, "internal_error")
-	w.scan(t)
-	d := w.waitPosted(t, 1, 3*time.Minute)[0]
-	if n := len(w.slack.CompletedUploads()); n != 1 {
-		t.Fatalf("%d uploads, want 1", n)
-	}
-	if n := postMessages(w, d.UID); n != 1 {
-		t.Fatalf("%d figure messages, want 1", n)
-	}
 }
 
 func TestWithoutSlackThePipelineStopsAfterTheGIFAndSaysWhy(t *testing.T) {
