@@ -13,12 +13,12 @@ import (
 	"credential-grafana/cg"
 )
 
+// slackChannelRe is the channel kinds the manifest's scopes cover: public (C…) and
+// private (G…, and newer private channels with C…) channels the bot is in. Direct
+// messages (D…) are not: the app has no Messages tab and asks for no im: scopes.
 var (
-	usernameRe  = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,39}$`)
-	slackUserRe = regexp.MustCompile(`^[UW][A-Z0-9]{2,}$`)
-	// slackChannelRe is the channel kinds the manifest's scopes cover: public (C…) and
-	// private (G…, and newer private channels with C…) channels the bot is in. Direct
-	// messages (D…) are not: the app has no Messages tab and asks for no im: scopes.
+	usernameRe     = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,39}$`)
+	slackUserRe    = regexp.MustCompile(`^[UW][A-Z0-9]{2,}$`)
 	slackChannelRe = regexp.MustCompile(`^[CG][A-Z0-9]{8,}$`)
 )
 
