@@ -302,9 +302,11 @@ func TestACrashBetweenPostingAndRecordingDoesNotPostTwice(t *testing.T) {
 	w.scan(t)
 	list := w.waitPosted(t, 1, 3*time.Minute)
 	d := list[0]
-	// As if the process died after the upload and before MarkPosted: the record is
-	// back in "posting" and its post job runs again.
-	if _, err := w.env.DB.Pool.Exec(context.Background(), `UPDATE dashboards SET state = 'posting', slack_sent_at = NULL WHERE id = $1`, d.ID); err != nil {
+	// As if the process died after Slack accepted the completion and before it was
+	// recorded: the record is back in "posting" with its file ID only, and its post job
+	// runs again. files.info on that ID finds the share.
+	if _, err := w.env.DB.Pool.Exec(context.Background(), `UPDATE dashboards SET state = 'posting', slack_sent_at = NULL,
+		slack_completed_at = NULL WHERE id = $1`, d.ID); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := w.env.DB.Pool.Exec(context.Background(), `UPDATE river_job SET state = 'available', finalized_at = NULL, attempt = 0, scheduled_at = now()
