@@ -209,3 +209,38 @@ func TestPermanentSlackErrorsStopThePostAtOnceAndAreToldOnce(t *testing.T) {
 		}
 	}
 }
+
+func TestWithoutAnAdminChannelOnlyAChannelThatTakesMessagesIsTold(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t) // no SLACK_CHANNEL_ID: the user's channel is all there is
+	for _, c := range []struct {
+		method, code string
+		told         int
+	}{
+		{"files.getUploadURLExternal", "file_uploads_disabled", 1}, // the channel still takes messages
+		{"files.completeUploadExternal", "posting_to_channel_denied", 0},
+	} {
+		table := "aes_asap7_" + c.code
+		w.createTable(t, cg.KindDRC, table, grafanatest.SampleRun{Design: "aes", Platform: "asap7"})
+		w.slack.FailNext(c.method, 1, c.code)
+		res := w.scan(t)
+		d := w.waitFor(t, res.New[0].ID, func(d cg.Dashboard) bool {
+			return d.State == cg.DashboardFailed || d.State == cg.DashboardPosted
+		})
+		if d.State != cg.DashboardFailed {
+			t.Fatalf("%s: record %s, want failed", c.code, d.State)
+		}
+		if state, _ := postJob(t, w, d.ID); state != "cancelled" {
+			t.Fatalf("%s: post job %s, want cancelled", c.code, state)
+		}
+		told := 0
+		for _, m := range w.slack.Messages(channel) {
+			if strings.Contains(m.Text, table) {
+				told++
+			}
+		}
+		if told != c.told {
+			t.Fatalf("%s: told %d times in the user's channel, want %d", c.code, told, c.told)
+		}
+	}
+}
