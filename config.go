@@ -277,7 +277,7 @@ func configProblem(rt reflect.Type, fe validator.FieldError) string {
 	case "prefix":
 		want = fmt.Sprintf("a value starting with %q", fe.Param())
 	case "slackchannel":
-		want = "a channel ID like C012AB3CD4E (not a #name)"
+		want = "a channel ID like C012AB3CD4E or G… (not a #name or a direct message D…)"
 	case "dir":
 		want = "an existing directory"
 	case "slackusers":

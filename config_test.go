@@ -79,3 +79,11 @@ func TestConfigNeedsGrafanaCredentialsWithItsURL(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// The manifest asks for no im: scopes, so a direct message's ID (D…) is refused.
+func TestConfigRefusesADirectMessageAsSlackChannel(t *testing.T) {
+	_, err := ParseConfig(map[string]string{"SLACK_CHANNEL_ID": "D0123ABCD45"})
+	if err == nil || !strings.Contains(err.Error(), `SLACK_CHANNEL_ID is "D0123ABCD45": expected a channel ID like C012AB3CD4E or G… (not a #name or a direct message D…)`) {
+		t.Fatalf("err = %v", err)
+	}
+}

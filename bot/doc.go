@@ -7,7 +7,8 @@
 // in a bounded worker pool and answers through response_url or the Web API.
 //
 // The Notifier (NewNotifier) is what the scheduler's pipeline posts with: it uploads a
-// dashboard's GIF to the user's channel, follows it with a Block Kit message carrying the
-// key figures and buttons, finds an earlier post after a crash, and turns Slack's errors
-// into ones the pipeline can act on (RetryAfter, Permanent).
+// dashboard's GIF (Upload) and shares it into the user's channel as one message whose
+// blocks carry the key figures, the link and the buttons (Share), says from files.info
+// whether an upload's share exists (ShareState), and turns Slack's errors into ones the
+// pipeline can act on (RetryAfter, Permanent, with a sentence saying what to do).
 package bot

@@ -37,7 +37,7 @@ func TestRunDataIsShownAsTextInThePipelineMessage(t *testing.T) {
 	p.Title = "TIMING · <!channel> *gcd* on <https://evil.example|asap7> · run2"
 	p.Stage, p.RunID = "<!here>", "a&b"
 	p.Figures = append(p.Figures, cg.Figure{Name: "<@U0BOBBY001> slack", Value: 1})
-	if _, err := n.Post(ctx, p); err != nil {
+	if _, err := post(ctx, n, p); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, ctx, "the post with its blocks", func() bool {
@@ -90,10 +90,10 @@ func TestPipelineMessageWithHugeFieldsKeepsItsBlocks(t *testing.T) {
 	for i := range 45 {
 		p.Figures = append(p.Figures, cg.Figure{Name: fmt.Sprintf("figure %d %s", i, strings.Repeat("n>", 1200)), Value: float64(i), Unit: "ns"})
 	}
-	if _, err := n.Post(ctx, p); err != nil {
+	if _, err := post(ctx, n, p); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, ctx, "the post", func() bool { return len(srv.Messages(resultsChannel)) >= 2 })
+	eventually(t, ctx, "the post", func() bool { return len(srv.Messages(resultsChannel)) >= 1 })
 	withBlocks := 0
 	for _, m := range srv.Messages(resultsChannel) {
 		if len(m.Blocks) > 0 {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -38,16 +37,23 @@ type NotifierConfig struct {
 // Notifier posts recorded dashboards to Slack channels. It implements the scheduler's
 // Notifier interface. It is safe for concurrent use.
 //
-// A post is two messages: the GIF, uploaded with UploadFileContext to the channel with
-// the dashboard UID in its title, then a Block Kit message with the figures, the buttons
-// and the UID in its metadata. One message with an image block (slack_file) was the
-// alternative; it needs the upload to finish Slack's asynchronous processing first (polling
-// files.info) and, being unshared, the file is then invisible to files.list by channel, so
-// a crash could not be detected from the files alone. Uploading to the channel makes the
-// GIF the durable proof of the post (FindPost finds it by title with files:read only), keeps
-// the GIF full-size and animated in the channel, and the message after it carries
-// everything that may need Block Kit; if Slack refuses the blocks, a plain-text message
-// with the link takes its place.
+// A post is ONE message: the GIF's own share message carries the card (title, figures,
+// dashboard link and buttons) as the blocks of files.completeUploadExternal, so a person
+// sees one post and two runs' posts cannot pair a card with the wrong GIF. Slack's
+// reference for files.completeUploadExternal documents `blocks` (ignored when
+// initial_comment is set); interactive buttons work there: Slack's own node SDK
+// maintainers added `blocks` with an actions block and a button as the example
+// (node-slack-sdk#2261, fixing #2208), and slack-go#1435 ("rich blocks and buttons
+// during the file upload process", confirmed working) is what UploadFileParameters.Blocks
+// and CompleteUploadExternalParameters.Blocks come from. If Slack refuses the blocks
+// (invalid_blocks, msg_blocks_too_long), the same completion carries the card's plain
+// text as initial_comment instead.
+//
+// The three upload steps are called one by one (Upload, then Share) so that the caller
+// can record the file ID in between: after any failure, ShareState (files.info) on that
+// ID says whether the share exists, so nothing is searched for and nothing is uploaded
+// twice. Slack shares a completed upload asynchronously, 1–3 s later (bolt-js#2115,
+// python-slack-sdk#1277): ShareState answers SharePending until then.
 type Notifier struct {
 	apiURL string
 	http   *http.Client
@@ -128,70 +134,53 @@ func permanentf(format string, args ...any) *NotifyError {
 	return &NotifyError{Final: true, Message: fmt.Sprintf(format, args...)}
 }
 
-// Post uploads p's GIF to p.Channel, then posts the message with the figures and buttons,
-// and returns the Slack file's ID. Errors are *NotifyError: Permanent when a person must
-// act (the message says what to do), RetryAfter when Slack rate-limited the upload.
-func (n *Notifier) Post(ctx context.Context, p cg.Post) (string, error) {
+// check refuses a post that cannot be made whatever Slack says.
+func (n *Notifier) check(p cg.Post) (int64, error) {
 	switch {
 	case p.Channel == "":
-		return "", permanentf("post dashboard %s: no Slack channel: set the user's slack_channel_id or SLACK_CHANNEL_ID", p.DashboardUID)
+		return 0, permanentf("post dashboard %s: no Slack channel: set the user's slack_channel_id or SLACK_CHANNEL_ID", p.DashboardUID)
 	case p.Token.Empty():
-		return "", permanentf("post dashboard %s: no Slack bot token: set SLACK_BOT_TOKEN or the user's slack_bot_token", p.DashboardUID)
+		return 0, permanentf("post dashboard %s: no Slack bot token: set SLACK_BOT_TOKEN or the user's slack_bot_token", p.DashboardUID)
 	}
 	st, err := os.Stat(p.GIFPath)
 	if err != nil || st.Size() == 0 {
-		return "", &NotifyError{Final: true, Err: err,
+		return 0, &NotifyError{Final: true, Err: err,
 			Message: fmt.Sprintf("post dashboard %s: the GIF %s is missing or empty: record it again", p.DashboardUID, p.GIFPath)}
 	}
-	tc := n.client(p.Token)
-	fileID := p.ExistingFileID
-	if fileID != "" { // an interrupted post: the GIF is there; is its message?
-		_, found, err := n.findMessage(ctx, tc, p.Channel, p.DashboardUID, p.ResumeSince)
-		if err != nil {
-			return "", err
-		}
-		if found {
-			return fileID, nil
-		}
-	} else if fileID, err = n.upload(ctx, tc, p, int(st.Size())); err != nil {
-		n.log.Warn().Err(err).Str("dashboard_uid", p.DashboardUID).Str("channel", p.Channel).Msg("slack upload failed")
-		return "", err
-	}
-	if err := n.postMessage(ctx, tc, p, fileID); err != nil {
-		return "", err
-	}
-	n.log.Info().Str("dashboard_uid", p.DashboardUID).Str("channel", p.Channel).Str("file_id", fileID).Msg("dashboard posted to slack")
-	return fileID, nil
+	return st.Size(), nil
 }
 
-// fileTitle carries the dashboard UID in brackets, which FindPost matches exactly.
-func fileTitle(p cg.Post) string { return truncate(postTitle(p), 200) + " [" + p.DashboardUID + "]" }
+// fileTitle is the GIF's title in Slack.
+func fileTitle(p cg.Post) string { return truncate(postTitle(p), 250) }
 
-// upload sends the GIF to the channel, joining a public channel the bot is not in once.
-func (n *Notifier) upload(ctx context.Context, tc *tokenClient, p cg.Post, size int) (string, error) {
-	for joined := false; ; joined = true {
-		if err := n.limit.wait(ctx, p.Channel); err != nil {
-			return "", err
-		}
-		f, err := os.Open(p.GIFPath)
-		if err != nil {
-			return "", &NotifyError{Final: true, Err: err, Message: fmt.Sprintf("open the GIF of %s: %v", p.DashboardUID, err)}
-		}
-		sum, err := tc.api.UploadFileContext(ctx, slack.UploadFileParameters{
-			Reader: f, FileSize: size, Filename: p.DashboardUID + ".gif", Title: fileTitle(p),
-			AltTxt: truncate("Animated recording of the Grafana dashboard "+postTitle(p), 1000), Channel: p.Channel,
-		})
-		_ = f.Close()
-		if err == nil {
-			return sum.ID, nil
-		}
-		if slackCode(err) == "not_in_channel" && !joined {
-			if jerr := n.join(ctx, tc, p.Channel); jerr == nil {
-				continue
-			}
-		}
+// Upload sends p's GIF to Slack without sharing it: files.getUploadURLExternal, then the
+// bytes to the upload URL. It returns the file's ID, which the caller records before
+// Share. Errors are *NotifyError (Permanent when a person must act, RetryAfter when
+// Slack rate-limited us).
+func (n *Notifier) Upload(ctx context.Context, p cg.Post) (string, error) {
+	size, err := n.check(p)
+	if err != nil {
+		return "", err
+	}
+	tc := n.client(p.Token)
+	u, err := tc.api.GetUploadURLExternalContext(ctx, slack.GetUploadURLExternalParameters{
+		FileName: p.DashboardUID + ".gif", FileSize: int(size),
+		AltTxt: truncate("Animated recording of the Grafana dashboard "+postTitle(p), 1000),
+	})
+	if err != nil {
+		n.log.Warn().Err(err).Str("dashboard_uid", p.DashboardUID).Msg("slack upload URL refused")
 		return "", classify("upload the GIF of "+p.DashboardUID, p.Channel, tc.botName(ctx), err)
 	}
+	f, err := os.Open(p.GIFPath)
+	if err != nil {
+		return "", &NotifyError{Final: true, Err: err, Message: fmt.Sprintf("open the GIF of %s: %v", p.DashboardUID, err)}
+	}
+	defer f.Close()
+	if err := tc.api.UploadToURL(ctx, slack.UploadToURLParameters{UploadURL: u.UploadURL, Reader: f, Filename: p.DashboardUID + ".gif"}); err != nil {
+		n.log.Warn().Err(err).Str("dashboard_uid", p.DashboardUID).Str("file_id", u.FileID).Msg("slack upload of the GIF's bytes failed")
+		return "", classify("upload the GIF of "+p.DashboardUID, p.Channel, tc.botName(ctx), err)
+	}
+	return u.FileID, nil
 }
 
 // join makes the bot a member of a public channel.
@@ -204,32 +193,72 @@ func (n *Notifier) join(ctx context.Context, tc *tokenClient, channel string) er
 	return nil
 }
 
-// refusedBlocks are the codes with which Slack refuses a message's content.
-var refusedBlocks = map[string]bool{"invalid_blocks": true, "invalid_blocks_format": true, "msg_too_long": true}
+// refusedBlocks are the codes with which Slack refuses a message's blocks; the card's
+// plain text goes in their place.
+var refusedBlocks = map[string]bool{
+	"invalid_blocks": true, "invalid_blocks_format": true, "msg_blocks_too_long": true, "msg_too_long": true,
+}
 
-// maxMessageAttempts bounds the tries of the message that follows an upload.
-const maxMessageAttempts = 3
+// Share completes the upload of fileID into p.Channel with the card as the blocks of
+// the file's own message (or its plain text if Slack refuses the blocks), joining a
+// public channel the bot is not in once. A rate limit is returned as RetryAfter, without
+// retrying here: the caller calls Share again with the same file. If Slack no longer
+// knows the upload (file_not_found: never completed and discarded), the error wraps
+// cg.ErrUploadGone and only a new Upload can go on.
+func (n *Notifier) Share(ctx context.Context, p cg.Post, fileID string) error {
+	if _, err := n.check(p); err != nil {
+		return err
+	}
+	tc := n.client(p.Token)
+	params := slack.CompleteUploadExternalParameters{
+		Files:   []slack.FileSummary{{ID: fileID, Title: fileTitle(p)}},
+		Channel: p.Channel,
+		Blocks:  slack.Blocks{BlockSet: PostBlocks(p)},
+	}
+	joined := false
+	for {
+		if err := n.limit.wait(ctx, p.Channel); err != nil {
+			return err
+		}
+		_, err := tc.api.CompleteUploadExternalContext(ctx, params)
+		code := slackCode(err)
+		switch {
+		case err == nil:
+			n.log.Info().Str("dashboard_uid", p.DashboardUID).Str("channel", p.Channel).Str("file_id", fileID).Msg("slack upload completed")
+			return nil
+		case code == "not_in_channel" && !joined:
+			joined = true
+			if n.join(ctx, tc, p.Channel) == nil {
+				continue
+			}
+		case refusedBlocks[code] && params.InitialComment == "":
+			n.log.Warn().Err(err).Str("dashboard_uid", p.DashboardUID).Msg("slack refused the card's blocks; sharing the GIF with its plain text")
+			params.InitialComment = PostText(p)
+			continue
+		case code == "file_not_found":
+			return &NotifyError{Code: code, Err: fmt.Errorf("%w: %w", cg.ErrUploadGone, err),
+				Message: fmt.Sprintf("share the GIF of %s: Slack no longer knows the upload %s", p.DashboardUID, fileID)}
+		}
+		n.log.Warn().Err(err).Str("dashboard_uid", p.DashboardUID).Str("channel", p.Channel).Str("file_id", fileID).Msg("slack upload completion failed")
+		return classify("share the GIF of "+p.DashboardUID, p.Channel, tc.botName(ctx), err)
+	}
+}
 
-// postMessage posts the Block Kit message that follows the GIF, or a plain-text one with
-// the link if Slack refuses the blocks. When it fails the GIF is already in the channel:
-// the caller's retry finds it (FindPost) and posts only the message (ExistingFileID).
-func (n *Notifier) postMessage(ctx context.Context, tc *tokenClient, p cg.Post, fileID string) error {
-	md := slack.SlackMetadata{EventType: postEventType, EventPayload: map[string]any{
-		"dashboard_uid": p.DashboardUID, "file_id": fileID, "user": p.User, "kind": string(p.Kind), "table": p.Table,
-	}}
-	err := n.send(ctx, tc, p.Channel, maxMessageAttempts,
-		slack.MsgOptionText(PostText(p), false), slack.MsgOptionBlocks(PostBlocks(p)...), slack.MsgOptionMetadata(md))
-	if err != nil && refusedBlocks[slackCode(err)] {
-		n.log.Warn().Err(err).Str("dashboard_uid", p.DashboardUID).Msg("slack refused the message blocks; posting plain text")
-		err = n.send(ctx, tc, p.Channel, maxMessageAttempts,
-			slack.MsgOptionText(PostText(p), false), slack.MsgOptionMetadata(md))
+// ShareState asks files.info whether fileID is shared in channel: ShareUnknown when
+// Slack answers file_not_found, SharePending while the file has no share there yet
+// (Slack shares a completed upload 1–3 s after the completion), ShareDone once it has.
+func (n *Notifier) ShareState(ctx context.Context, token cg.Secret, channel, fileID string) (cg.ShareState, error) {
+	tc := n.client(token)
+	f, _, _, err := tc.api.GetFileInfoContext(ctx, fileID, 1, 1)
+	switch {
+	case slackCode(err) == "file_not_found":
+		return cg.ShareUnknown, nil
+	case err != nil:
+		return cg.ShareUnknown, classify("look up the GIF "+fileID, channel, tc.botName(ctx), err)
+	case len(f.Shares.Public[channel]) > 0 || len(f.Shares.Private[channel]) > 0:
+		return cg.ShareDone, nil
 	}
-	if err != nil {
-		n.log.Warn().Err(err).Str("dashboard_uid", p.DashboardUID).Str("channel", p.Channel).
-			Msg("the GIF was posted but the message with its figures was not yet")
-		return classify("post the message of "+p.DashboardUID, p.Channel, tc.botName(ctx), err)
-	}
-	return nil
+	return cg.SharePending, nil
 }
 
 // send posts a message within the channel's rate, up to attempts times while Slack
@@ -252,55 +281,6 @@ func (n *Notifier) send(ctx context.Context, tc *tokenClient, channel string, at
 		case <-t.C:
 		}
 	}
-}
-
-// FindPost looks in channel for a post of dashboardUID made since since: first the
-// channel's files (files.list, the title carries the UID in brackets), then its history
-// (the message metadata carries the UID and the file ID). It returns the file's ID.
-func (n *Notifier) FindPost(ctx context.Context, token cg.Secret, channel, dashboardUID string, since time.Time) (string, bool, error) {
-	tc := n.client(token)
-	needle := "[" + dashboardUID + "]"
-	from := since.Add(-time.Minute) // clocks differ a little
-	for page := 1; page <= 10; page++ {
-		files, paging, err := tc.api.GetFilesContext(ctx, slack.GetFilesParameters{
-			Channel: channel, TimestampFrom: slack.JSONTime(from.Unix()), Count: 100, Page: page,
-		})
-		if err != nil {
-			return "", false, classify("look for an earlier post of "+dashboardUID, channel, tc.botName(ctx), err)
-		}
-		for _, f := range files {
-			if strings.Contains(f.Title, needle) {
-				return f.ID, true, nil
-			}
-		}
-		if paging == nil || page >= paging.Pages {
-			break
-		}
-	}
-	return n.findMessage(ctx, tc, channel, dashboardUID, since)
-}
-
-// findMessage looks in the channel's history since since for the message of a post of
-// dashboardUID (its metadata carries the UID and the file ID).
-func (n *Notifier) findMessage(ctx context.Context, tc *tokenClient, channel, dashboardUID string, since time.Time) (string, bool, error) {
-	hist, err := tc.api.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{
-		ChannelID: channel, Oldest: strconv.FormatInt(since.Add(-time.Minute).Unix(), 10), Limit: 200, IncludeAllMetadata: true,
-	})
-	switch code := slackCode(err); {
-	case code == "not_in_channel" || code == "channel_not_found":
-		return "", false, nil // the bot cannot have posted where it is not
-	case err != nil:
-		return "", false, classify("look for an earlier post of "+dashboardUID, channel, tc.botName(ctx), err)
-	}
-	for _, m := range hist.Messages {
-		if m.Metadata.EventType != postEventType || m.Metadata.EventPayload["dashboard_uid"] != dashboardUID {
-			continue
-		}
-		if id, _ := m.Metadata.EventPayload["file_id"].(string); id != "" {
-			return id, true, nil
-		}
-	}
-	return "", false, nil
 }
 
 // Tell posts a short plain message to channel, joining it first if it is public and the

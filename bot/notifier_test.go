@@ -3,7 +3,6 @@ package bot_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -68,43 +67,129 @@ func timingPost(t *testing.T, token, channel, uid string) cg.Post {
 	}
 }
 
-func TestPostUploadsTheGIFThenTheMessageWithLinkFiguresAndMetadata(t *testing.T) {
+// post uploads p's GIF and shares it, as the pipeline does (which records the file ID in
+// between), and returns the file ID.
+func post(ctx context.Context, n *bot.Notifier, p cg.Post) (string, error) {
+	fileID, err := n.Upload(ctx, p)
+	if err != nil {
+		return "", err
+	}
+	return fileID, n.Share(ctx, p, fileID)
+}
+
+// waitShared waits until files.info shows fileID shared in channel.
+func waitShared(t *testing.T, ctx context.Context, n *bot.Notifier, token, channel, fileID string) {
+	t.Helper()
+	eventually(t, ctx, "the share of "+fileID, func() bool {
+		st, err := n.ShareState(ctx, cg.Secret(token), channel, fileID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st == cg.ShareDone
+	})
+}
+
+func TestAPostIsOneMessageTheGIFWithItsFiguresLinkAndButtons(t *testing.T) {
 	t.Parallel()
-	srv, n := notifierSetup(t)
+	srv, n := notifierSetup(t, slacktest.WithFileProcessingDelay(0))
 	srv.AddChannel(resultsChannel, "eda-results", slacktest.BotMember())
 	ctx := ctxFor(t)
 	p := timingPost(t, srv.BotToken(), resultsChannel, "cg-alice-timing-aaaa1111")
-	fileID, err := n.Post(ctx, p)
+	fileID, err := post(ctx, n, p)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ups := srv.CompletedUploads()
 	want, _ := os.ReadFile(p.GIFPath)
-	if len(ups) != 1 || ups[0].FileID != fileID || ups[0].Channel != resultsChannel || !bytes.Equal(ups[0].Bytes, want) ||
-		!strings.Contains(ups[0].Title, "[cg-alice-timing-aaaa1111]") {
+	if len(ups) != 1 || ups[0].FileID != fileID || ups[0].Channel != resultsChannel || !bytes.Equal(ups[0].Bytes, want) {
 		t.Fatalf("uploads = %+v, file %s", ups, fileID)
 	}
-	var card *slacktest.Message
-	for _, m := range srv.Messages(resultsChannel) {
-		if len(m.Blocks) > 0 {
-			card = &m
-		}
+	msgs := srv.Messages(resultsChannel)
+	if len(msgs) != 1 || len(msgs[0].Files) != 1 || msgs[0].Files[0] != fileID {
+		t.Fatalf("messages = %+v, want one: the GIF's share", msgs)
 	}
-	if card == nil {
-		t.Fatalf("no Block Kit message in %+v", srv.Messages(resultsChannel))
-	}
-	blocks := string(card.Blocks)
+	blocks := string(msgs[0].Blocks)
 	for _, s := range []string{p.DashboardURL, "`-0.123 ns`", "↑ +0.077 ns", "better", "worse", "no change", bot.ActionRecapture, bot.ActionMuteDesign} {
 		if !strings.Contains(blocks, s) {
-			t.Errorf("message blocks lack %q: %s", s, blocks)
+			t.Errorf("the post's blocks lack %q: %s", s, blocks)
 		}
 	}
-	var md struct {
-		EventType    string         `json:"event_type"`
-		EventPayload map[string]any `json:"event_payload"`
+}
+
+func TestThreePostsAtOnceUnderASlowShareAreThreeMessagesEachWithItsOwnGIF(t *testing.T) {
+	t.Parallel()
+	srv, n := notifierSetup(t, slacktest.WithFileProcessingDelay(3*time.Second))
+	srv.AddChannel(resultsChannel, "eda-results", slacktest.BotMember())
+	ctx := ctxFor(t)
+	var wg sync.WaitGroup
+	files := make([]string, 3)
+	posts := make([]cg.Post, 3)
+	errs := make([]error, 3)
+	for i := range posts {
+		posts[i] = timingPost(t, srv.BotToken(), resultsChannel, "cg-alice-timing-burst"+string(rune('a'+i)))
+		posts[i].Table = "gcd_nangate45_run" + string(rune('a'+i))
+		wg.Go(func() { files[i], errs[i] = post(ctx, n, posts[i]) })
 	}
-	if err := json.Unmarshal(card.Metadata, &md); err != nil || md.EventPayload["dashboard_uid"] != p.DashboardUID || md.EventPayload["file_id"] != fileID {
-		t.Fatalf("metadata = %s (%v)", card.Metadata, err)
+	wg.Wait()
+	for i := range posts {
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+		waitShared(t, ctx, n, srv.BotToken(), resultsChannel, files[i])
+	}
+	msgs := srv.Messages(resultsChannel)
+	if len(msgs) != 3 {
+		t.Fatalf("%d messages, want 3: %+v", len(msgs), msgs)
+	}
+	ups := srv.CompletedUploads()
+	for i, p := range posts {
+		var m *slacktest.Message
+		for k := range msgs {
+			if len(msgs[k].Files) == 1 && msgs[k].Files[0] == files[i] {
+				m = &msgs[k]
+			}
+		}
+		if m == nil || !strings.Contains(string(m.Blocks), p.Table) || !strings.Contains(string(m.Blocks), `"value":"`+p.DashboardUID+`"`) {
+			t.Fatalf("the message with file %s does not carry the card of %s: %+v", files[i], p.DashboardUID, m)
+		}
+		gif, _ := os.ReadFile(p.GIFPath)
+		for _, u := range ups {
+			if u.FileID == files[i] && !bytes.Equal(u.Bytes, gif) {
+				t.Fatalf("file %s carries another run's GIF", files[i])
+			}
+		}
+	}
+}
+
+func TestAShareIsPendingUntilSlackShowsItAndAnUploadNeverCompletedIsUnknown(t *testing.T) {
+	t.Parallel()
+	srv, n := notifierSetup(t, slacktest.WithFileProcessingDelay(time.Hour))
+	srv.AddChannel(resultsChannel, "eda-results", slacktest.BotMember())
+	ctx := ctxFor(t)
+	tok := cg.Secret(srv.BotToken())
+	p := timingPost(t, srv.BotToken(), resultsChannel, "cg-alice-timing-pending")
+	fileID, err := n.Upload(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := n.ShareState(ctx, tok, resultsChannel, fileID); err != nil || st != cg.ShareUnknown {
+		t.Fatalf("before the completion: %s, %v; want unknown", st, err)
+	}
+	if err := n.Share(ctx, p, fileID); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := n.ShareState(ctx, tok, resultsChannel, fileID); err != nil || st != cg.SharePending {
+		t.Fatalf("after the completion: %s, %v; want pending", st, err)
+	}
+	if st, err := n.ShareState(ctx, tok, "C0OTHER001", fileID); err != nil || st != cg.SharePending {
+		t.Fatalf("in another channel: %s, %v; want pending (no share there)", st, err)
+	}
+	// Completing it again is refused: Slack takes a completion once.
+	if err := n.Share(ctx, p, fileID); !errors.Is(err, cg.ErrUploadGone) {
+		t.Fatalf("a second completion: %v", err)
+	}
+	if c := srv.Calls("files.getUploadURLExternal"); c != 1 {
+		t.Fatalf("%d uploads, want 1", c)
 	}
 }
 
@@ -112,7 +197,7 @@ func TestPostJoinsAPublicChannelItIsNotIn(t *testing.T) {
 	t.Parallel()
 	srv, n := notifierSetup(t)
 	srv.AddChannel(resultsChannel, "eda-results")
-	if _, err := n.Post(ctxFor(t), timingPost(t, srv.BotToken(), resultsChannel, "cg-alice-timing-join")); err != nil {
+	if _, err := post(ctxFor(t), n, timingPost(t, srv.BotToken(), resultsChannel, "cg-alice-timing-join")); err != nil {
 		t.Fatal(err)
 	}
 	if j := srv.Joins(); len(j) != 1 || j[0] != resultsChannel {
@@ -135,7 +220,7 @@ func TestPostToAPrivateChannelWithoutTheBotIsPermanentAndSaysToInvite(t *testing
 	t.Parallel()
 	srv, n := notifierSetup(t)
 	srv.AddChannel("G0PRIVATE1", "eda-private", slacktest.Private())
-	_, err := n.Post(ctxFor(t), timingPost(t, srv.BotToken(), "G0PRIVATE1", "cg-alice-timing-priv"))
+	_, err := post(ctxFor(t), n, timingPost(t, srv.BotToken(), "G0PRIVATE1", "cg-alice-timing-priv"))
 	if !isPermanent(err) || !strings.Contains(err.Error(), "/invite @"+slacktest.BotUserName) || !strings.Contains(err.Error(), "G0PRIVATE1") {
 		t.Fatalf("err = %v, want a permanent error asking to /invite the bot", err)
 	}
@@ -147,24 +232,26 @@ func TestPostToAPrivateChannelWithoutTheBotIsPermanentAndSaysToInvite(t *testing
 func TestPostToAMissingChannelOrWithARevokedTokenIsPermanent(t *testing.T) {
 	t.Parallel()
 	srv, n := notifierSetup(t)
-	_, err := n.Post(ctxFor(t), timingPost(t, srv.BotToken(), "C0NOSUCH01", "cg-alice-timing-none"))
+	_, err := post(ctxFor(t), n, timingPost(t, srv.BotToken(), "C0NOSUCH01", "cg-alice-timing-none"))
 	if !isPermanent(err) || !strings.Contains(err.Error(), "the channel ID C0NOSUCH01 does not exist or the bot cannot see it") {
 		t.Fatalf("missing channel: %v", err)
 	}
 	srv.AddChannel(resultsChannel, "eda-results", slacktest.BotMember())
 	srv.RevokeBotToken()
-	_, err = n.Post(ctxFor(t), timingPost(t, srv.BotToken(), resultsChannel, "cg-alice-timing-rev"))
+	_, err = post(ctxFor(t), n, timingPost(t, srv.BotToken(), resultsChannel, "cg-alice-timing-rev"))
 	if !isPermanent(err) || !strings.Contains(err.Error(), "token_revoked") {
 		t.Fatalf("revoked token: %v", err)
 	}
 }
 
-func TestPostRateLimitedReturnsRetryAfterWithoutRetrying(t *testing.T) {
+func TestARateLimitedCompletionReturnsRetryAfterAndTheSameFileCompletesLater(t *testing.T) {
 	t.Parallel()
-	srv, n := notifierSetup(t)
+	srv, n := notifierSetup(t, slacktest.WithFileProcessingDelay(0))
 	srv.AddChannel(resultsChannel, "eda-results", slacktest.BotMember())
 	srv.RateLimit("files.completeUploadExternal", 1, 7*time.Second)
-	_, err := n.Post(ctxFor(t), timingPost(t, srv.BotToken(), resultsChannel, "cg-alice-timing-429"))
+	ctx := ctxFor(t)
+	p := timingPost(t, srv.BotToken(), resultsChannel, "cg-alice-timing-429")
+	fileID, err := post(ctx, n, p)
 	var ra retryAfter
 	if !errors.As(err, &ra) || ra.RetryAfter() != 7*time.Second || isPermanent(err) {
 		t.Fatalf("err = %v, want RetryAfter 7s", err)
@@ -172,67 +259,86 @@ func TestPostRateLimitedReturnsRetryAfterWithoutRetrying(t *testing.T) {
 	if c := srv.Calls("files.completeUploadExternal"); c != 1 {
 		t.Fatalf("completeUploadExternal calls = %d, want 1 (no retry storm)", c)
 	}
+	if err := n.Share(ctx, p, fileID); err != nil {
+		t.Fatal(err)
+	}
+	if c, u := srv.CompletedUploads(), srv.Uploads(); len(c) != 1 || len(u) != 1 || c[0].FileID != fileID {
+		t.Fatalf("completed %+v of %d uploads, want the one file %s", c, len(u), fileID)
+	}
 }
 
-func TestPostFallsBackToPlainTextWhenSlackRefusesTheBlocks(t *testing.T) {
+func TestSlackRefusingTheBlocksSharesTheGIFWithThePlainTextInstead(t *testing.T) {
+	t.Parallel()
+	for _, code := range []string{"invalid_blocks", "msg_blocks_too_long"} {
+		t.Run(code, func(t *testing.T) {
+			t.Parallel()
+			srv, n := notifierSetup(t, slacktest.WithFileProcessingDelay(0))
+			srv.AddChannel(resultsChannel, "eda-results", slacktest.BotMember())
+			srv.FailNext("files.completeUploadExternal", 1, code)
+			p := timingPost(t, srv.BotToken(), resultsChannel, "cg-alice-timing-fallback")
+			fileID, err := post(ctxFor(t), n, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			msgs := srv.Messages(resultsChannel)
+			if len(msgs) != 1 || len(msgs[0].Blocks) != 0 || len(msgs[0].Files) != 1 || msgs[0].Files[0] != fileID ||
+				!strings.Contains(msgs[0].Text, p.DashboardURL) || !strings.Contains(msgs[0].Text, "WNS -0.123 ns") {
+				t.Fatalf("messages = %+v, want the GIF with the card's text", msgs)
+			}
+			if u := srv.Uploads(); len(u) != 1 {
+				t.Fatalf("%d uploads, want 1", len(u))
+			}
+		})
+	}
+}
+
+func TestEveryDocumentedPermanentErrorStopsAtOnceAndSaysWhatToDo(t *testing.T) {
+	t.Parallel()
+	const upload, complete = "files.getUploadURLExternal", "files.completeUploadExternal"
+	cases := []struct {
+		method, code, hint string
+	}{
+		// not_in_channel: TestPostToAPrivateChannelWithoutTheBotIsPermanentAndSaysToInvite
+		{complete, "channel_not_found", "check slack_channel_id"},
+		{complete, "is_archived", "unarchive it"},
+		{complete, "posting_to_channel_denied", "Posting permissions"},
+		{complete, "restricted_action", "allow apps to post there"},
+		{complete, "ekm_access_denied", "Enterprise Key Management"},
+		{upload, "file_uploads_disabled", "allow file uploads"},
+		{complete, "file_type_not_allowed", "allow the .gif type"},
+		{upload, "invalid_auth", "set a valid xoxb- token"},
+		{upload, "token_revoked", "set a valid xoxb- token"},
+		{upload, "account_inactive", "set a valid xoxb- token"},
+		{upload, "missing_scope", "lacks a scope of slack-app-manifest.yaml"},
+	}
+	for _, c := range cases {
+		t.Run(c.code, func(t *testing.T) {
+			t.Parallel()
+			srv, n := notifierSetup(t)
+			srv.AddChannel(resultsChannel, "eda-results", slacktest.BotMember())
+			srv.FailNext(c.method, 1, c.code)
+			_, err := post(ctxFor(t), n, timingPost(t, srv.BotToken(), resultsChannel, "cg-alice-timing-"+c.code))
+			if !isPermanent(err) || !strings.Contains(err.Error(), c.hint) {
+				t.Fatalf("err = %v, want a permanent error saying %q", err, c.hint)
+			}
+			if calls := srv.Calls(c.method); calls != 1 {
+				t.Fatalf("%s called %d times, want once", c.method, calls)
+			}
+			if len(srv.CompletedUploads()) != 0 {
+				t.Fatal("something was shared")
+			}
+		})
+	}
+}
+
+func TestMissingScopeNamesTheScopeSlackSaysIsNeeded(t *testing.T) {
 	t.Parallel()
 	srv, n := notifierSetup(t)
 	srv.AddChannel(resultsChannel, "eda-results", slacktest.BotMember())
-	srv.FailNext("chat.postMessage", 1, "invalid_blocks")
-	p := timingPost(t, srv.BotToken(), resultsChannel, "cg-alice-timing-fallback")
-	if _, err := n.Post(ctxFor(t), p); err != nil {
-		t.Fatal(err)
-	}
-	var texts []slacktest.Message
-	for _, m := range srv.Messages(resultsChannel) {
-		if len(m.Files) == 0 {
-			texts = append(texts, m)
-		}
-	}
-	if len(texts) != 1 || len(texts[0].Blocks) != 0 || !strings.Contains(texts[0].Text, p.DashboardURL) || !strings.Contains(texts[0].Text, "WNS -0.123 ns") {
-		t.Fatalf("messages = %+v", texts)
-	}
-}
-
-func TestFindPostFindsAnEarlierPostAndNotAForeignOne(t *testing.T) {
-	t.Parallel()
-	srv, n := notifierSetup(t, slacktest.WithFileProcessingDelay(0))
-	srv.AddChannel(resultsChannel, "eda-results", slacktest.BotMember())
-	srv.AddChannel("C0OTHER001", "elsewhere", slacktest.BotMember())
-	ctx := ctxFor(t)
-	since := time.Now()
-	tok := cg.Secret(srv.BotToken())
-	fileID, err := n.Post(ctx, timingPost(t, srv.BotToken(), resultsChannel, "cg-alice-timing-run2"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := n.Post(ctx, timingPost(t, srv.BotToken(), "C0OTHER001", "cg-alice-timing-run3")); err != nil {
-		t.Fatal(err)
-	}
-	got, found, err := n.FindPost(ctx, tok, resultsChannel, "cg-alice-timing-run2", since)
-	if err != nil || !found || got != fileID {
-		t.Fatalf("FindPost(run2) = %q, %v, %v; want %q", got, found, err, fileID)
-	}
-	for _, uid := range []string{"cg-alice-timing-run3", "cg-alice-timing-run", "cg-alice-timing-run22"} {
-		if got, found, err := n.FindPost(ctx, tok, resultsChannel, uid, since); err != nil || found {
-			t.Fatalf("FindPost(%s) = %q, %v, %v; want nothing", uid, got, found, err)
-		}
-	}
-}
-
-func TestFindPostFindsTheMessageMetadataWhenTheFileIsNotListed(t *testing.T) {
-	t.Parallel()
-	srv, n := notifierSetup(t, slacktest.WithFileProcessingDelay(time.Hour)) // files.list never shows it
-	srv.AddChannel(resultsChannel, "eda-results", slacktest.BotMember())
-	ctx := ctxFor(t)
-	since := time.Now()
-	fileID, err := n.Post(ctx, timingPost(t, srv.BotToken(), resultsChannel, "cg-alice-timing-md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, found, err := n.FindPost(ctx, cg.Secret(srv.BotToken()), resultsChannel, "cg-alice-timing-md", since)
-	if err != nil || !found || got != fileID {
-		t.Fatalf("FindPost = %q, %v, %v; want %q", got, found, err, fileID)
+	srv.FailNextError("files.info", 1, slacktest.Error{Code: "missing_scope", Needed: "files:read", Provided: "chat:write,files:write"})
+	_, err := n.ShareState(ctxFor(t), cg.Secret(srv.BotToken()), resultsChannel, "F000000001")
+	if !isPermanent(err) || !strings.Contains(err.Error(), "lacks the scope files:read") {
+		t.Fatalf("err = %v", err)
 	}
 }
 
@@ -240,7 +346,7 @@ func TestPostsToOneChannelAreSpacedByTheLimiter(t *testing.T) {
 	t.Parallel()
 	// The fake refuses (429) a post less than 40 ms after the previous one in a channel;
 	// the notifier spaces its posts by 100 ms, so none is refused.
-	srv := slacktest.New(t, slacktest.WithStrictChannelRate(40*time.Millisecond))
+	srv := slacktest.New(t, slacktest.WithStrictChannelRate(40*time.Millisecond), slacktest.WithFileProcessingDelay(0))
 	srv.AddChannel(resultsChannel, "eda-results", slacktest.BotMember())
 	n := bot.NewNotifier(bot.NotifierConfig{APIURL: srv.APIURL(), Logger: zerolog.Nop(), MinPostInterval: 100 * time.Millisecond})
 	ctx := ctxFor(t)
@@ -249,7 +355,7 @@ func TestPostsToOneChannelAreSpacedByTheLimiter(t *testing.T) {
 	for i := range 4 {
 		p := timingPost(t, srv.BotToken(), resultsChannel, "cg-alice-timing-burst"+string(rune('a'+i)))
 		wg.Go(func() {
-			_, err := n.Post(ctx, p)
+			_, err := post(ctx, n, p)
 			errs <- err
 		})
 	}
@@ -263,9 +369,8 @@ func TestPostsToOneChannelAreSpacedByTheLimiter(t *testing.T) {
 	if ups := srv.CompletedUploads(); len(ups) != 4 {
 		t.Fatalf("uploads = %d, want 4", len(ups))
 	}
-	eventually(t, ctx, "4 file shares and 4 messages", func() bool { return len(srv.Messages(resultsChannel)) == 8 })
-	if c := srv.Calls("chat.postMessage") + srv.Calls("files.completeUploadExternal"); c != 8 {
-		t.Fatalf("posts = %d, want 8: none refused and retried", c)
+	if c := srv.Calls("files.completeUploadExternal"); c != 4 {
+		t.Fatalf("completions = %d, want 4: none refused and retried", c)
 	}
 }
 

@@ -19,9 +19,8 @@ const (
 	ActionMuteDesign    = "cg_mute_design"
 )
 
-// postEventType is the metadata event type of a pipeline message; its payload carries
-// the dashboard UID so that FindPost can recognise the message.
-const postEventType = "cg_dashboard_posted"
+// maxFieldsPerSection is Slack's limit of fields in one section block.
+const maxFieldsPerSection = 10
 
 // PostBlocks is the Block Kit of a pipeline message: a title, who and which database,
 // kind and table, the key figures with their change against the previous run, and the

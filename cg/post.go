@@ -1,6 +1,9 @@
 package cg
 
-import "time"
+import (
+	"errors"
+	"time"
+)
 
 // Figure is one key figure of a run, with the previous run's value of the same design
 // when there is one.
@@ -39,10 +42,33 @@ type Post struct {
 	// PreviousTable is the table the figures are compared with, if any.
 	PreviousTable string
 	At            time.Time
+}
 
-	// ExistingFileID, when set, is the GIF an interrupted post already uploaded (found
-	// by the notifier's FindPost): the notifier does not upload it again, and posts the
-	// message that goes with it unless the channel has it since ResumeSince.
-	ExistingFileID string
-	ResumeSince    time.Time
+// ErrUploadGone is what a notifier's Share wraps when Slack no longer knows the upload
+// it was asked to complete (never completed, and discarded): only a new upload can go on.
+var ErrUploadGone = errors.New("the upload is gone from Slack")
+
+// ShareState is what Slack's files.info says of an uploaded file in one channel.
+type ShareState int
+
+const (
+	// ShareUnknown: files.info answers file_not_found. The upload was never completed
+	// (or Slack discarded it): completing the same file ID is the way on.
+	ShareUnknown ShareState = iota
+	// SharePending: the file exists, but its share in the channel is not there yet.
+	// Slack shares a completed upload asynchronously (1–3 s later): wait, never repeat.
+	SharePending
+	// ShareDone: files.info lists a share of the file in the channel.
+	ShareDone
+)
+
+// String names the state for logs and errors.
+func (s ShareState) String() string {
+	switch s {
+	case SharePending:
+		return "pending"
+	case ShareDone:
+		return "shared"
+	}
+	return "unknown"
 }

@@ -66,6 +66,7 @@ type Dashboard struct {
 	LastError        string         `json:"last_error,omitempty"`
 	Reason           string         `json:"reason,omitempty"` // why a table is incompatible
 	SlackFileID      string         `json:"slack_file_id,omitempty"`
+	SlackCompletedAt *time.Time     `json:"slack_completed_at,omitempty"` // Slack accepted the completion of SlackFileID
 	PostingStartedAt *time.Time     `json:"posting_started_at,omitempty"`
 	SlackSentAt      *time.Time     `json:"slack_sent_at,omitempty"`
 	CreatedAt        time.Time      `json:"created_at"`

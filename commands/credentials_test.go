@@ -107,6 +107,7 @@ func TestSetCredentialValidatesKeysAndValues(t *testing.T) {
 		{"db_port", "abc", "port number from 1 to 65535"},
 		{"grafana_url", "ftp://x", "http:// or https:// URL"},
 		{"slack_channel_id", "#general", "channel ID like C012AB3CD4E"},
+		{"slack_channel_id", "D0123ABCD45", "not a #name or a direct message (D…)"}, // no im: scopes in the manifest
 		{"slack_bot_token", "xoxp-user-token-123456", `starts with "xoxb-"`},
 		{"grafana_api_key", "eyJrIjoiOld", `starts with "glsa_"`},
 		{"db_host", "https://db.example.com", "host name or IP"},

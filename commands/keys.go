@@ -107,7 +107,7 @@ func checkGrafanaUID(v string) error {
 
 func checkChannel(v string) error {
 	if !slackChannelRe.MatchString(v) {
-		return fmt.Errorf("expected a channel ID like C012AB3CD4E, not a #name (in Slack: channel details → About → Channel ID)")
+		return fmt.Errorf("expected a channel ID like C012AB3CD4E (or G… for a private channel), not a #name or a direct message (D…) (in Slack: channel details → About → Channel ID)")
 	}
 	return nil
 }

@@ -13,10 +13,13 @@ import (
 	"credential-grafana/cg"
 )
 
+// slackChannelRe is the channel kinds the manifest's scopes cover: public (C…) and
+// private (G…, and newer private channels with C…) channels the bot is in. Direct
+// messages (D…) are not: the app has no Messages tab and asks for no im: scopes.
 var (
 	usernameRe     = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,39}$`)
 	slackUserRe    = regexp.MustCompile(`^[UW][A-Z0-9]{2,}$`)
-	slackChannelRe = regexp.MustCompile(`^[CGDZ][A-Z0-9]{8,}$`)
+	slackChannelRe = regexp.MustCompile(`^[CG][A-Z0-9]{8,}$`)
 )
 
 // UsernameRule is the rule for user names, in words.
@@ -76,7 +79,7 @@ func fieldMessage(fe validator.FieldError) string {
 	case "slack_user":
 		return fmt.Sprintf("invalid Slack member ID %q: expected an ID like U012AB3CD (in Slack: profile → ⋮ → Copy member ID)", truncate(val, 60))
 	case "slack_channel":
-		return fmt.Sprintf("invalid Slack channel ID %q: expected an ID like C012AB3CD4E, not a #name (in Slack: channel details → About → Channel ID)", truncate(val, 60))
+		return fmt.Sprintf("invalid Slack channel ID %q: expected a channel ID like C012AB3CD4E (or G… for a private channel), not a #name or a direct message (D…) (in Slack: channel details → About → Channel ID)", truncate(val, 60))
 	}
 	return fmt.Sprintf("%s %q is not valid (%s)", fe.Field(), truncate(val, 60), fe.Tag())
 }

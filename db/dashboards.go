@@ -21,13 +21,13 @@ type Dashboards struct{ db *DB }
 func (d *DB) Dashboards() Dashboards { return Dashboards{d} }
 
 const dashboardColumns = `id, user_id, kind, table_name, dashboard_uid, dashboard_url, local_snapshot_url, state,
-	step, last_error, reason, slack_file_id, posting_started_at, slack_sent_at, created_at, updated_at`
+	step, last_error, reason, slack_file_id, slack_completed_at, posting_started_at, slack_sent_at, created_at, updated_at`
 
 func scanDashboard(row pgx.Row) (cg.Dashboard, error) {
 	var d cg.Dashboard
 	var kind, state string
 	err := row.Scan(&d.ID, &d.UserID, &kind, &d.TableName, &d.UID, &d.URL, &d.LocalSnapshotURL, &state,
-		&d.Step, &d.LastError, &d.Reason, &d.SlackFileID, &d.PostingStartedAt, &d.SlackSentAt, &d.CreatedAt, &d.UpdatedAt)
+		&d.Step, &d.LastError, &d.Reason, &d.SlackFileID, &d.SlackCompletedAt, &d.PostingStartedAt, &d.SlackSentAt, &d.CreatedAt, &d.UpdatedAt)
 	d.Kind, d.State = cg.Kind(kind), cg.DashboardState(state)
 	return d, err
 }
@@ -170,7 +170,7 @@ func (r Dashboards) MarkCaptured(ctx context.Context, q DBTX, id int64, path str
 func (r Dashboards) Reset(ctx context.Context, q DBTX, id int64) (int, error) {
 	var gen int
 	err := q.QueryRow(ctx, `UPDATE dashboards SET state = 'created', generation = generation + 1,
-		slack_sent_at = NULL, posting_started_at = NULL, slack_file_id = '', last_error = '', attempts = 0, updated_at = now()
+		slack_sent_at = NULL, posting_started_at = NULL, slack_file_id = '', slack_completed_at = NULL, last_error = '', attempts = 0, updated_at = now()
 		WHERE id = $1 RETURNING generation`, id).Scan(&gen)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, cg.Errorf(cg.ENOTFOUND, "no dashboard %d", id)
@@ -216,10 +216,11 @@ func (r Dashboards) Previous(ctx context.Context, d cg.Dashboard, design string)
 	return table, out, true, nil
 }
 
-// BeginPosting is the once-only guard of the Slack post: it moves a captured record to
-// "posting", stamped with the time and channel, and reports whether it did. A record
-// found already "posting" was left by a crash between upload and MarkPosted: the caller
-// must look in the channel before posting again. Posted and muted records are refused.
+// BeginPosting moves a captured (or failed) record to "posting", stamped with the time
+// and channel, and reports whether it did. A record found already "posting" was left by
+// a process that stopped mid-post. Either way the record's slack_file_id, when set, is
+// the upload to go on with (RecordUpload), never a new one. Posted and muted records are
+// refused.
 func (r Dashboards) BeginPosting(ctx context.Context, id int64, channel string) (cg.Dashboard, bool, error) {
 	d, err := scanDashboard(r.db.Pool.QueryRow(ctx, `UPDATE dashboards
 		SET state = 'posting', step = 'post', posting_started_at = now(), slack_channel_id = $2, updated_at = now()
@@ -230,6 +231,21 @@ func (r Dashboards) BeginPosting(ctx context.Context, id int64, channel string) 
 		return d, false, err
 	}
 	return d, err == nil, err
+}
+
+// RecordUpload records the Slack file ID of a post's upload, before the upload is
+// completed (shared): from then on, whatever happens, the post goes on with this file.
+// It clears slack_completed_at, for a new upload that replaces one Slack lost.
+func (r Dashboards) RecordUpload(ctx context.Context, id int64, fileID string) error {
+	return r.exec(ctx, "record the slack upload", `UPDATE dashboards SET slack_file_id = $2, slack_completed_at = NULL,
+		updated_at = now() WHERE id = $1`, id, fileID)
+}
+
+// MarkUploadCompleted records that Slack accepted the completion of the recorded upload:
+// its share is then only waited for, never asked for again.
+func (r Dashboards) MarkUploadCompleted(ctx context.Context, id int64) error {
+	return r.exec(ctx, "record the slack upload completed", `UPDATE dashboards SET slack_completed_at = now(),
+		updated_at = now() WHERE id = $1`, id)
 }
 
 // MarkPosted records the post: the Slack file and the time.

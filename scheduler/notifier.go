@@ -14,12 +14,16 @@ import (
 // in the channel, the channel does not exist, the token was refused); the message of a
 // permanent error is shown to people as it is.
 type Notifier interface {
-	// Post uploads the GIF with the message to p.Channel and returns the Slack file's
-	// ID. The file's title carries p.DashboardUID so that FindPost can find it.
-	Post(ctx context.Context, p cg.Post) (fileID string, err error)
-	// FindPost looks in channel for a post of dashboardUID made since since: the guard
-	// that keeps a crash between posting and recording it from posting twice.
-	FindPost(ctx context.Context, token cg.Secret, channel, dashboardUID string, since time.Time) (fileID string, found bool, err error)
+	// Upload sends p's GIF to Slack without sharing it (files.getUploadURLExternal, then
+	// the bytes to the upload URL) and returns the file's ID. The caller records the ID
+	// before Share, so that whatever happens next is decided by that ID alone.
+	Upload(ctx context.Context, p cg.Post) (fileID string, err error)
+	// Share completes the upload of fileID into p.Channel as one message: the GIF with
+	// the figures, the link and the buttons (files.completeUploadExternal). A rate
+	// limit comes back as RetryAfter: call Share again with the same file, never Upload.
+	Share(ctx context.Context, p cg.Post, fileID string) error
+	// ShareState asks Slack (files.info) whether fileID is shared in channel.
+	ShareState(ctx context.Context, token cg.Secret, channel, fileID string) (cg.ShareState, error)
 	// Tell posts a short plain message, for problems a user must hear of once.
 	Tell(ctx context.Context, token cg.Secret, channel, text string) error
 }

@@ -76,7 +76,11 @@ type PipelineConfig struct {
 
 	Notifier     Notifier
 	SlackToken   cg.Secret // the service's bot token
-	SlackChannel string    // the service's default channel
+	SlackChannel string    // the service's default channel; also where a user's broken channel is reported
+	// ShareWait is how long a post waits for Slack to show the share of a completed
+	// upload (Slack shares it 1–3 s after the completion) before its job steps aside
+	// and checks again at its next try. Defaults to 30 seconds.
+	ShareWait time.Duration
 
 	// Workers bounds the dashboard and post jobs worked at once. Defaults to 4.
 	Workers int
@@ -134,6 +138,9 @@ func NewPipeline(cfg PipelineConfig) (*Pipeline, error) {
 	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = time.Second
+	}
+	if cfg.ShareWait <= 0 {
+		cfg.ShareWait = 30 * time.Second
 	}
 	if cfg.Templates == nil {
 		t, err := grafana.LoadTemplates("")
@@ -459,32 +466,16 @@ func (p *Pipeline) post(ctx context.Context, job *river.Job[PostArgs]) error {
 	if err != nil {
 		return err
 	}
+	if !began && cur.State != cg.DashboardPosting {
+		return nil
+	}
 	post, err := p.buildPost(ctx, j, facts, token, channel)
 	if err != nil {
 		return p.retryErr(ctx, d, StepPost, err)
 	}
-	if !began {
-		if cur.State != cg.DashboardPosting {
-			return nil
-		}
-		// A post was under way when a process stopped: look before posting again, and
-		// finish what it left (the message) rather than upload the GIF twice.
-		since := cur.UpdatedAt.Add(-time.Hour)
-		if cur.PostingStartedAt != nil {
-			since = cur.PostingStartedAt.Add(-time.Minute)
-		}
-		fileID, found, err := p.cfg.Notifier.FindPost(ctx, token, channel, d.UID, since)
-		if err != nil {
-			return p.slackError(ctx, d, err)
-		}
-		if found {
-			p.log.Info().Str("dashboard_uid", d.UID).Str("file_id", fileID).Msg("found the upload of an interrupted post; not uploading again")
-			post.ExistingFileID, post.ResumeSince = fileID, since
-		}
-	}
-	fileID, err := p.cfg.Notifier.Post(ctx, post)
+	fileID, err := p.deliver(ctx, cur, post)
 	if err != nil {
-		return p.slackError(ctx, d, err)
+		return p.slackError(ctx, j, post, err)
 	}
 	if err := p.cfg.DB.Dashboards().MarkPosted(ctx, d.ID, fileID, time.Now()); err != nil {
 		return err
@@ -494,17 +485,139 @@ func (p *Pipeline) post(ctx context.Context, job *river.Job[PostArgs]) error {
 	return nil
 }
 
+// errShareNotYet is a completed upload whose share Slack has not shown within ShareWait.
+var errShareNotYet = errors.New("slack has not shown the share yet")
+
+// deliver makes the post exactly once, by file ID: a record with no upload yet uploads
+// the GIF and records the file ID before completing it; a record with one (an earlier
+// try stopped, or the process died) asks files.info about that file and goes on from
+// there: shared means done, pending means wait, never completed means complete the
+// same file. Only an upload Slack lost (file_not_found on completion) is replaced.
+func (p *Pipeline) deliver(ctx context.Context, d cg.Dashboard, post cg.Post) (string, error) {
+	repo := p.cfg.DB.Dashboards()
+	fileID, completed := d.SlackFileID, d.SlackCompletedAt != nil
+	if fileID != "" {
+		state, err := p.cfg.Notifier.ShareState(ctx, post.Token, post.Channel, fileID)
+		if err != nil {
+			return "", err
+		}
+		p.log.Info().Str("dashboard_uid", d.UID).Str("file_id", fileID).Stringer("share", state).Bool("completed", completed).
+			Msg("going on with the recorded slack upload")
+		switch {
+		case state == cg.ShareDone:
+			return fileID, nil
+		case state == cg.SharePending:
+			return fileID, p.awaitShare(ctx, d, post, fileID, completed)
+		case completed: // Slack accepted it, and now does not know it: deleted in Slack
+			return "", cg.Errorf(cg.ECONFLICT, "the GIF of %s (Slack file %s) was shared and then deleted in Slack: recapture to post it again", d.UID, fileID)
+		}
+		// Never completed: complete the same file below.
+	} else {
+		var err error
+		if fileID, err = p.cfg.Notifier.Upload(ctx, post); err != nil {
+			return "", err
+		}
+		if err := repo.RecordUpload(ctx, d.ID, fileID); err != nil {
+			return "", err
+		}
+	}
+	err := p.cfg.Notifier.Share(ctx, post, fileID)
+	if errors.Is(err, cg.ErrUploadGone) {
+		// Slack discarded the upload before it was shared: a new upload is no duplicate.
+		rctx, cancel := recordContext(ctx)
+		defer cancel()
+		if rerr := repo.RecordUpload(rctx, d.ID, ""); rerr != nil {
+			return "", rerr
+		}
+		return "", err
+	}
+	if err != nil {
+		return "", err
+	}
+	rctx, cancel := recordContext(ctx)
+	defer cancel()
+	if err := repo.MarkUploadCompleted(rctx, d.ID); err != nil {
+		return "", err
+	}
+	return fileID, p.awaitShare(ctx, d, post, fileID, true)
+}
+
+// awaitShare polls files.info until Slack shows the share of fileID in the post's
+// channel, for up to ShareWait. A share it does not see in time is left for the job's
+// next try (never completed or uploaded again), except an upload that was never known
+// to be completed: that one is completed once more, which Slack accepts only once.
+func (p *Pipeline) awaitShare(ctx context.Context, d cg.Dashboard, post cg.Post, fileID string, completed bool) error {
+	deadline := time.Now().Add(p.cfg.ShareWait)
+	wait := 250 * time.Millisecond
+	for {
+		state, err := p.cfg.Notifier.ShareState(ctx, post.Token, post.Channel, fileID)
+		if err != nil {
+			return err
+		}
+		if state == cg.ShareDone {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			if !completed && state == cg.SharePending {
+				if err := p.cfg.Notifier.Share(ctx, post, fileID); err != nil {
+					return err
+				}
+				completed = true
+				deadline = time.Now().Add(p.cfg.ShareWait)
+				continue
+			}
+			return fmt.Errorf("Slack accepted the GIF of %s (file %s) but has not shown it in channel %s after %s; checking again later: %w",
+				d.UID, fileID, post.Channel, p.cfg.ShareWait, errShareNotYet)
+		}
+		t := time.NewTimer(min(wait, time.Until(deadline)+time.Millisecond))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
+}
+
 // slackError decides what a Slack failure means: wait out a rate limit, stop on what
-// only a person can fix, retry the rest.
-func (p *Pipeline) slackError(ctx context.Context, d cg.Dashboard, err error) error {
+// only a person can fix (telling them once), retry the rest.
+func (p *Pipeline) slackError(ctx context.Context, j job, post cg.Post, err error) error {
+	d := j.d
 	if wait := retryAfter(err); wait > 0 {
 		_ = p.cfg.DB.Dashboards().MarkError(ctx, d.ID, StepPost, "Slack is rate limiting posts: waiting "+wait.String())
 		return river.JobSnooze(wait)
 	}
 	if permanent(err) {
+		p.tellFailure(ctx, j, post, err)
 		return p.stop(ctx, d, StepPost, cg.Errorf(cg.EUNAVAILABLE, "%s", err.Error()))
 	}
 	return p.retryErr(ctx, d, StepPost, err)
+}
+
+// tellFailure tells a person, once, that a post cannot be made and what to do: the
+// service's own channel (SLACK_CHANNEL_ID, the admins') when the user posts elsewhere
+// or with another token, otherwise the user's channel if it still takes messages. A
+// failure to tell is logged, never retried: Slack errors are not reported back into
+// Slack in a loop. The record's last_error and the log say it in any case.
+func (p *Pipeline) tellFailure(ctx context.Context, j job, post cg.Post, err error) {
+	if p.cfg.Notifier == nil {
+		return
+	}
+	text := fmt.Sprintf("The %s run %s of %s was not posted to channel %s: %s", j.d.Kind, j.d.TableName, j.user.Name, post.Channel, err.Error())
+	token, channel := p.cfg.SlackToken, p.cfg.SlackChannel
+	if token.Empty() || channel == "" || (channel == post.Channel && token == post.Token) {
+		var cw interface{ ChannelTakesMessages() bool }
+		if !errors.As(err, &cw) || !cw.ChannelTakesMessages() {
+			return
+		}
+		token, channel = post.Token, post.Channel
+	}
+	tctx, cancel := recordContext(ctx)
+	defer cancel()
+	if terr := p.cfg.Notifier.Tell(tctx, token, channel, text); terr != nil {
+		p.log.Warn().Err(terr).Str("dashboard_uid", j.d.UID).Str("channel", channel).Msg("could not tell about a post that cannot be made")
+	}
 }
 
 func (p *Pipeline) buildPost(ctx context.Context, j job, facts db.RunFacts, token cg.Secret, channel string) (cg.Post, error) {

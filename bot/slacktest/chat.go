@@ -85,6 +85,15 @@ func (s *Server) writableChannel(id string) (*channel, *slackError) {
 	return c, nil
 }
 
+// postableChannel is a writableChannel that takes new messages: not archived.
+func (s *Server) postableChannel(id string) (*channel, *slackError) {
+	c, err := s.writableChannel(id)
+	if err == nil && c.archived {
+		return nil, errCode("is_archived")
+	}
+	return c, err
+}
+
 // visibleChannel finds a channel the bot can see.
 func (s *Server) visibleChannel(id string) (*channel, *slackError) {
 	if !channelIDPattern.MatchString(id) {
@@ -134,7 +143,7 @@ func (s *Server) messageContent(p params, requireContent bool) (text string, blo
 }
 
 func (s *Server) chatPostMessage(c *apiCall) (map[string]any, *slackError) {
-	ch, e := s.writableChannel(c.p.str("channel"))
+	ch, e := s.postableChannel(c.p.str("channel"))
 	if e != nil {
 		return nil, e
 	}
@@ -159,7 +168,7 @@ func (s *Server) chatPostMessage(c *apiCall) (map[string]any, *slackError) {
 }
 
 func (s *Server) chatPostEphemeral(c *apiCall) (map[string]any, *slackError) {
-	ch, e := s.writableChannel(c.p.str("channel"))
+	ch, e := s.postableChannel(c.p.str("channel"))
 	if e != nil {
 		return nil, e
 	}
@@ -263,7 +272,7 @@ func (s *Server) channelJSON(c *channel) map[string]any {
 		"id": c.id, "name": c.name, "name_normalized": c.name,
 		"is_channel": !c.private && c.id[0] == 'C', "is_group": c.private && c.id[0] != 'D',
 		"is_im": c.id[0] == 'D', "is_private": c.private, "is_member": c.botMember,
-		"is_archived": false, "is_general": false, "is_shared": false, "is_org_shared": false,
+		"is_archived": c.archived, "is_general": false, "is_shared": false, "is_org_shared": false,
 		"created": c.created.Unix(), "creator": "U0000ADMIN",
 		"context_team_id": s.cfg.teamID,
 		"topic":           map[string]any{"value": c.topic, "creator": "", "last_set": 0},
@@ -285,6 +294,9 @@ func (s *Server) conversationsJoin(c *apiCall) (map[string]any, *slackError) {
 			return nil, errCode("channel_not_found")
 		}
 		return nil, errCode("method_not_supported_for_channel_type")
+	}
+	if ch.archived {
+		return nil, errCode("is_archived")
 	}
 	body := map[string]any{}
 	if ch.botMember {

@@ -153,7 +153,7 @@ func (s *Server) filesCompleteUploadExternal(c *apiCall) (map[string]any, *slack
 		channels = append(channels, strings.Split(list, ",")...)
 	}
 	for _, id := range channels {
-		if _, e := s.writableChannel(id); e != nil {
+		if _, e := s.postableChannel(id); e != nil {
 			return nil, e
 		}
 		if e := s.checkChannelRate(id, c.now); e != nil {
@@ -174,8 +174,13 @@ func (s *Server) filesCompleteUploadExternal(c *apiCall) (map[string]any, *slack
 			if e := s.validateMessageBlocks(blocks); e != nil {
 				return nil, e
 			}
+			if blocksTextLength(blocks) > s.cfg.blocksTextLimit {
+				return nil, errCode("msg_blocks_too_long")
+			}
 		}
 	}
+	// "This method can only be called once" (Slack's reference for
+	// files.completeUploadExternal): a completed file is not completed (shared) again.
 	files := make([]*file, 0, len(items))
 	for _, it := range items {
 		f := s.files[it.ID]
@@ -287,6 +292,9 @@ func nonNil(s []string) []string {
 	return s
 }
 
+// filesInfo answers file_not_found for an upload not completed yet; a completed one shows
+// its shares only once processed (python-slack-sdk#1277: "there can be a visible delay
+// until the shares in a file's metadata is properly updated").
 func (s *Server) filesInfo(c *apiCall) (map[string]any, *slackError) {
 	f := s.files[c.p.str("file")]
 	if f == nil || !f.completed {

@@ -60,8 +60,14 @@ type config struct {
 func WithPingInterval(d time.Duration) Option { return func(c *config) { c.pingInterval = d } }
 
 // WithFileProcessingDelay sets how long an uploaded file takes to "process" after
-// files.completeUploadExternal before files.info shows its shares and the share message
-// appears in the channel. Zero means at once. Defaults to 100 milliseconds.
+// files.completeUploadExternal before files.info shows its shares, files.list by channel
+// lists it and the share message appears in the channel's history. Zero means at once.
+// Defaults to 1 second.
+//
+// Real Slack answers the completion ok before the share exists and shares the file
+// 1–3 s later (Slack's SDK maintainers in bolt-js#2115 and python-slack-sdk#1277, and
+// java-slack-sdk#1307: "message sent after file upload comes earlier than the file
+// appears in the channel"); tests of ordering should use 3 seconds.
 func WithFileProcessingDelay(d time.Duration) Option {
 	return func(c *config) { c.processingDelay = d }
 }
@@ -151,8 +157,18 @@ type token struct {
 }
 
 type injection struct {
-	slackErr   string
+	slackErr   Error
 	retryAfter time.Duration
+}
+
+// Error is a Web API error answer to inject with FailNextError: {"ok":false,"error":Code}
+// with, when set, the scope diagnostics missing_scope carries ("needed", "provided") and
+// the response_metadata messages invalid_blocks carries.
+type Error struct {
+	Code     string
+	Needed   string
+	Provided string
+	Messages []string
 }
 
 // New starts a fake Slack for the test and closes it when the test ends.
@@ -160,7 +176,7 @@ func New(t testing.TB, opts ...Option) *Server {
 	t.Helper()
 	cfg := config{
 		pingInterval:        5 * time.Second,
-		processingDelay:     100 * time.Millisecond,
+		processingDelay:     time.Second,
 		triggerLifetime:     3 * time.Second,
 		responseURLUses:     5,
 		responseURLLifetime: 30 * time.Minute,
@@ -286,11 +302,23 @@ func (s *Server) RestoreToken(value string) {
 
 // FailNext makes the next n calls of the Web API method (e.g. "chat.postMessage") answer
 // {"ok":false,"error":slackErr}.
+//
+// The documented permanent errors of the methods the product calls can be injected this
+// way: not_in_channel, channel_not_found, is_archived, posting_to_channel_denied,
+// restricted_action, file_uploads_disabled, file_type_not_allowed, ekm_access_denied,
+// invalid_auth, token_revoked, msg_blocks_too_long, invalid_blocks (see each method's
+// Errors table at https://api.slack.com/methods).
 func (s *Server) FailNext(method string, n int, slackErr string) {
+	s.FailNextError(method, n, Error{Code: slackErr})
+}
+
+// FailNextError is FailNext with a whole error answer, e.g.
+// Error{Code: "missing_scope", Needed: "files:read", Provided: "chat:write,files:write"}.
+func (s *Server) FailNextError(method string, n int, e Error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for range n {
-		s.fails[method] = append(s.fails[method], injection{slackErr: slackErr})
+		s.fails[method] = append(s.fails[method], injection{slackErr: e})
 	}
 }
 
@@ -370,6 +398,7 @@ type channel struct {
 	members   map[string]bool
 	created   time.Time
 	topic     string
+	archived  bool
 }
 
 // ChannelOption configures a channel added with AddChannel.
@@ -378,6 +407,11 @@ type ChannelOption func(*channel)
 // Private makes the channel private: the bot cannot join it and, unless it is a member,
 // it does not see it (channel_not_found).
 func Private() ChannelOption { return func(c *channel) { c.private = true } }
+
+// Archived makes the channel archived: posts, file shares and joins answer is_archived
+// (chat.postMessage, files.completeUploadExternal and conversations.join document it);
+// its history stays readable.
+func Archived() ChannelOption { return func(c *channel) { c.archived = true } }
 
 // BotMember makes the bot a member of the channel.
 func BotMember() ChannelOption { return func(c *channel) { c.botMember = true } }
@@ -433,9 +467,10 @@ func (s *Server) Joins() []string {
 
 // slackError is a Web API error answer; with retryAfter set it is a 429.
 type slackError struct {
-	code       string
-	messages   []string
-	retryAfter time.Duration
+	code             string
+	messages         []string
+	needed, provided string // missing_scope's diagnostics
+	retryAfter       time.Duration
 }
 
 func (e *slackError) Error() string { return e.code }
@@ -534,6 +569,12 @@ func writeSlackError(w http.ResponseWriter, e *slackError) {
 		return
 	}
 	body := map[string]any{"ok": false, "error": e.code}
+	if e.needed != "" {
+		body["needed"] = e.needed
+	}
+	if e.provided != "" {
+		body["provided"] = e.provided
+	}
 	if len(e.messages) > 0 {
 		body["response_metadata"] = map[string]any{"messages": e.messages}
 	}
@@ -597,7 +638,8 @@ func (s *Server) handleAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	if q := s.fails[name]; len(q) > 0 {
 		s.fails[name] = q[1:]
-		writeSlackError(w, errCode(q[0].slackErr))
+		e := q[0].slackErr
+		writeSlackError(w, &slackError{code: e.Code, messages: e.Messages, needed: e.Needed, provided: e.Provided})
 		return
 	}
 	m, ok := apiMethods[name]

@@ -729,3 +729,70 @@ func TestStrictChannelRateAnswers429ForASecondPostTooSoon(t *testing.T) {
 		t.Fatalf("another channel: %v", err)
 	}
 }
+
+func TestByDefaultAShareAppearsOnlyAfterTheCompletionAndCarriesItsBlocks(t *testing.T) {
+	t.Parallel()
+	srv, api := setup(t) // the default share delay: 1 s, as Slack's 1–3 s
+	srv.AddChannel("C0MEMBER01", "bot-here", slacktest.BotMember())
+	ctx := ctxT(t)
+	u, err := api.GetUploadURLExternalContext(ctx, slack.GetUploadURLExternalParameters{FileName: "a.gif", FileSize: 6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := api.GetFileInfoContext(ctx, u.FileID, 1, 1); slackErr(err) != "file_not_found" {
+		t.Fatalf("files.info of an upload not completed: %v, want file_not_found", err)
+	}
+	if err := api.UploadToURL(ctx, slack.UploadToURLParameters{UploadURL: u.UploadURL, Content: "GIF89a", Filename: "a.gif"}); err != nil {
+		t.Fatal(err)
+	}
+	card := slack.NewActionBlock("cg_post_actions", slack.NewButtonBlockElement("cg_recapture", "uid-1", slack.NewTextBlockObject(slack.PlainTextType, "Re-record GIF", false, false)))
+	complete := slack.CompleteUploadExternalParameters{Files: []slack.FileSummary{{ID: u.FileID, Title: "a"}}, Channel: "C0MEMBER01", Blocks: slack.Blocks{BlockSet: []slack.Block{card}}}
+	if _, err := api.CompleteUploadExternalContext(ctx, complete); err != nil {
+		t.Fatal(err)
+	}
+	file, _, _, err := api.GetFileInfoContext(ctx, u.FileID, 1, 1)
+	if err != nil || len(file.Shares.Public) != 0 || len(srv.Messages("C0MEMBER01")) != 0 {
+		t.Fatalf("right after the completion: shares %+v, messages %+v, %v; want none yet", file.Shares, srv.Messages("C0MEMBER01"), err)
+	}
+	if _, err := api.CompleteUploadExternalContext(ctx, complete); slackErr(err) != "file_not_found" {
+		t.Fatalf("a second completion: %v, want it refused (a completion is made once)", err)
+	}
+	for len(srv.Messages("C0MEMBER01")) == 0 && ctx.Err() == nil {
+		time.Sleep(20 * time.Millisecond)
+	}
+	msgs := srv.Messages("C0MEMBER01")
+	if len(msgs) != 1 || !strings.Contains(string(msgs[0].Blocks), `"action_id":"cg_recapture"`) || msgs[0].Files[0] != u.FileID {
+		t.Fatalf("share message = %+v", msgs)
+	}
+	if file, _, _, err = api.GetFileInfoContext(ctx, u.FileID, 1, 1); err != nil || file.Shares.Public["C0MEMBER01"][0].Ts != msgs[0].TS {
+		t.Fatalf("shares %+v, %v", file.Shares, err)
+	}
+}
+
+func TestAnArchivedChannelRefusesPostsSharesAndJoins(t *testing.T) {
+	t.Parallel()
+	srv, api := setup(t)
+	srv.AddChannel("C0ARCHIVE1", "old-runs", slacktest.Archived(), slacktest.BotMember())
+	srv.AddChannel("C0ARCHIVE2", "older-runs", slacktest.Archived())
+	ctx := ctxT(t)
+	if _, _, err := api.PostMessageContext(ctx, "C0ARCHIVE1", slack.MsgOptionText("hi", false)); slackErr(err) != "is_archived" {
+		t.Fatalf("post: %v", err)
+	}
+	if _, err := api.UploadFileContext(ctx, slack.UploadFileParameters{Content: "GIF89a", FileSize: 6, Filename: "a.gif", Channel: "C0ARCHIVE1"}); slackErr(err) != "is_archived" {
+		t.Fatalf("share: %v", err)
+	}
+	if _, _, _, err := api.JoinConversationContext(ctx, "C0ARCHIVE2"); slackErr(err) != "is_archived" {
+		t.Fatalf("join: %v", err)
+	}
+}
+
+func TestFailNextErrorCarriesTheNeededScope(t *testing.T) {
+	t.Parallel()
+	srv, api := setup(t)
+	srv.FailNextError("files.info", 1, slacktest.Error{Code: "missing_scope", Needed: "files:read", Provided: "chat:write"})
+	_, _, _, err := api.GetFileInfoContext(ctxT(t), "F000000001", 1, 1)
+	var se slack.SlackErrorResponse
+	if !errors.As(err, &se) || se.Err != "missing_scope" || se.Needed != "files:read" || se.Provided != "chat:write" {
+		t.Fatalf("err = %#v", err)
+	}
+}
