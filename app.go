@@ -78,7 +78,7 @@ func (m *Main) wire(ctx context.Context) error {
 		return fmt.Errorf("TEMPLATES_DIR: %w", err)
 	}
 	grafanaCfg := grafana.Config{BaseURL: cfg.GrafanaBaseURL, Token: cfg.GrafanaAPIKey, BasicUser: cfg.GrafanaUser,
-		BasicPassword: cfg.GrafanaPassword, OrgID: cfg.GrafanaOrgID, Logger: log}
+		BasicPassword: cfg.GrafanaPassword, OrgID: cfg.GrafanaOrgID, Isolation: grafana.Isolation(cfg.GrafanaIsolation), Logger: log}
 	m.Grafana = grafana.NewClients(grafanaCfg)
 
 	m.Browser, err = capture.New(capture.Config{

@@ -50,6 +50,13 @@ type Config struct {
 	GrafanaOrgID    int64     `env:"GRAFANA_ORG_ID" default:"1" validate:"min=1"`
 	TemplatesDir    string    `env:"TEMPLATES_DIR" validate:"omitempty,dir"`
 
+	// GRAFANA_ISOLATION is how tenants are kept apart in Grafana. "folder" (the default):
+	// one org (GRAFANA_ORG_ID) with a folder and data sources per user, where every
+	// Viewer of the org can query every user's data source (OSS Grafana has no
+	// data-source permissions). "org": an org per user with its own service account and
+	// token; needs GRAFANA_USER and GRAFANA_PASSWORD of a Grafana server admin.
+	GrafanaIsolation string `env:"GRAFANA_ISOLATION" default:"folder" validate:"oneof=folder org"`
+
 	SlackBotToken  cg.Secret `env:"SLACK_BOT_TOKEN" validate:"omitempty,prefix=xoxb-"`
 	SlackAppToken  cg.Secret `env:"SLACK_APP_TOKEN" validate:"omitempty,prefix=xapp-"`
 	SlackChannelID string    `env:"SLACK_CHANNEL_ID" validate:"omitempty,slackchannel"`
@@ -162,6 +169,9 @@ func ParseConfig(env map[string]string) (Config, error) {
 	}
 	if cfg.GrafanaBaseURL != "" && cfg.GrafanaAPIKey == "" && (cfg.GrafanaUser == "" || cfg.GrafanaPassword == "") {
 		problems = append(problems, "GRAFANA_BASE_URL is set but neither GRAFANA_API_KEY (a service-account token, glsa_…) nor GRAFANA_USER and GRAFANA_PASSWORD are: Grafana cannot be used without one of them")
+	}
+	if cfg.GrafanaIsolation == "org" && (cfg.GrafanaUser == "" || cfg.GrafanaPassword == "") {
+		problems = append(problems, "GRAFANA_ISOLATION is org but GRAFANA_USER and GRAFANA_PASSWORD are not both set: an org per user can only be made by a Grafana server admin (Basic auth); set them, or use GRAFANA_ISOLATION=folder")
 	}
 	if _, err := scheduler.ParseSchedule(cfg.ScanSchedule, cfg.DashboardScanInterval); err != nil && cfg.ScanSchedule != "" {
 		problems = append(problems, fmt.Sprintf("SCAN_SCHEDULE is %q: expected a cron spec (five fields like \"*/2 * * * *\", or \"@every 30s\")", cfg.ScanSchedule))

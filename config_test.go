@@ -87,3 +87,27 @@ func TestConfigRefusesADirectMessageAsSlackChannel(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestConfigOrgIsolationNeedsAGrafanaServerAdmin(t *testing.T) {
+	base := map[string]string{"CREDENTIALS_KEY": testKey, "GRAFANA_BASE_URL": "http://grafana:3000", "GRAFANA_API_KEY": "glsa_0123456789abcdef"}
+	cfg, err := ParseConfig(base)
+	if err != nil || cfg.GrafanaIsolation != "folder" {
+		t.Fatalf("default: %q, %v", cfg.GrafanaIsolation, err)
+	}
+	org := map[string]string{"GRAFANA_ISOLATION": "org"}
+	for k, v := range base {
+		org[k] = v
+	}
+	_, err = ParseConfig(org)
+	if err == nil || !strings.Contains(err.Error(), "GRAFANA_ISOLATION is org but GRAFANA_USER and GRAFANA_PASSWORD are not both set") {
+		t.Fatalf("org without admin: %v", err)
+	}
+	org["GRAFANA_USER"], org["GRAFANA_PASSWORD"] = "admin", "s3cret-admin"
+	if cfg, err = ParseConfig(org); err != nil || cfg.GrafanaIsolation != "org" {
+		t.Fatalf("org with admin: %q, %v", cfg.GrafanaIsolation, err)
+	}
+	org["GRAFANA_ISOLATION"] = "tenant"
+	if _, err = ParseConfig(org); err == nil || !strings.Contains(err.Error(), `GRAFANA_ISOLATION is "tenant": expected one of folder, org`) {
+		t.Fatalf("bad isolation: %v", err)
+	}
+}

@@ -45,7 +45,10 @@ func (s *Service) doctorGrafana(ctx context.Context) []cg.Finding {
 		return []cg.Finding{{Area: "grafana", Check: "reachable", Detail: err.Error(), Fix: "check GRAFANA_BASE_URL"}}
 	}
 	var out []cg.Finding
-	req := grafana.DoctorRequest{Admin: s.grafana.Admin()}
+	var req grafana.DoctorRequest
+	if admin, err := s.grafana.Admin(); err == nil {
+		req.Admin = admin
+	}
 	probe, err := s.db.CreateProbeRole(ctx)
 	if err != nil {
 		out = append(out, cg.Finding{Area: "grafana", Check: "data sources", Detail: "cannot make a test role to point a data source at: " + err.Error(),

@@ -3,7 +3,7 @@ package commands
 import (
 	"context"
 	"errors"
-
+	"fmt"
 	"strconv"
 
 	"credential-grafana/cg"
@@ -18,13 +18,69 @@ func (s *Service) provisionGrafana(ctx context.Context, u cg.User, creds map[str
 	if s.grafana == nil {
 		return false, nil
 	}
-	client, _, err := s.grafana.For(creds)
-	if errors.Is(err, grafana.ErrOff) {
-		return false, nil
+	req := s.provisionRequest(u, creds)
+	var res grafana.ProvisionResult
+	if s.orgIsolated(creds) {
+		if !s.grafana.Enabled() {
+			return false, nil
+		}
+		var err error
+		if res, err = s.provisionGrafanaOrg(ctx, u, creds, req); err != nil {
+			return false, err
+		}
+	} else {
+		client, _, err := s.grafana.For(creds)
+		if errors.Is(err, grafana.ErrOff) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		if res, err = client.ProvisionUser(ctx, req); err != nil {
+			return false, grafanaError(client.BaseURL(), err)
+		}
 	}
+	for kind, uid := range res.DataSourceUIDs {
+		if _, err := s.creds.Set(ctx, u.ID, kind.DataSourceCredentialKey(), uid, false); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+// orgIsolated says whether the user's Grafana things live in an org of its own: in
+// GRAFANA_ISOLATION=org, unless the user names a Grafana of its own (grafana_url other
+// than the service's).
+func (s *Service) orgIsolated(creds map[string]string) bool {
+	if s.grafana == nil || s.grafana.Isolation() != grafana.IsolationOrg {
+		return false
+	}
+	u := creds["grafana_url"]
+	return u == "" || u == s.defaults.GrafanaURL
+}
+
+// provisionGrafanaOrg makes (or finds) the user's own org with its folder, data
+// sources and service account, as the server admin, and stores the account's token as
+// the user's grafana_api_key (encrypted) when it is new.
+func (s *Service) provisionGrafanaOrg(ctx context.Context, u cg.User, creds map[string]string, req grafana.ProvisionRequest) (grafana.ProvisionResult, error) {
+	admin, err := s.grafana.Admin()
 	if err != nil {
-		return false, err
+		return grafana.ProvisionResult{}, err
 	}
+	res, err := admin.ProvisionOrg(ctx, grafana.OrgProvisionRequest{ProvisionRequest: req, Token: cg.Secret(creds["grafana_api_key"])})
+	if err != nil {
+		return grafana.ProvisionResult{}, grafanaError(admin.BaseURL(), err)
+	}
+	if res.NewToken {
+		if _, err := s.creds.Set(ctx, u.ID, "grafana_api_key", res.Token.Reveal(), true); err != nil {
+			return grafana.ProvisionResult{}, fmt.Errorf("store the Grafana token of %s's org: %w", u.Name, err)
+		}
+		s.log.Info().Str("user", u.Name).Int64("grafana_org_id", res.OrgID).Msg("Grafana org token issued")
+	}
+	return res.ProvisionResult, nil
+}
+
+func (s *Service) provisionRequest(u cg.User, creds map[string]string) grafana.ProvisionRequest {
 	port, _ := strconv.Atoi(creds["db_port"])
 	req := grafana.ProvisionRequest{
 		User:           u.Name,
@@ -38,16 +94,7 @@ func (s *Service) provisionGrafana(ctx context.Context, u cg.User, creds map[str
 	for _, k := range cg.Kinds {
 		req.Databases[k] = creds[k.DatabaseCredentialKey()]
 	}
-	res, err := client.ProvisionUser(ctx, req)
-	if err != nil {
-		return false, grafanaError(client.BaseURL(), err)
-	}
-	for kind, uid := range res.DataSourceUIDs {
-		if _, err := s.creds.Set(ctx, u.ID, kind.DataSourceCredentialKey(), uid, false); err != nil {
-			return false, err
-		}
-	}
-	return true, nil
+	return req
 }
 
 // grafanaError turns a Grafana failure into a message an administrator can act on.
@@ -68,8 +115,20 @@ func (s *Service) deprovisionGrafana(ctx context.Context, u cg.User, creds map[s
 	if s.grafana == nil {
 		return nil
 	}
+	if s.orgIsolated(creds) && s.grafana.Enabled() {
+		// The user's org goes with everything in it: its data sources, folder,
+		// dashboards, service account and token.
+		admin, err := s.grafana.Admin()
+		if err != nil {
+			return err
+		}
+		if err := admin.DeprovisionOrg(ctx, u.Name); err != nil {
+			return grafanaError(admin.BaseURL(), err)
+		}
+		return nil
+	}
 	client, _, err := s.grafana.For(creds)
-	if errors.Is(err, grafana.ErrOff) {
+	if errors.Is(err, grafana.ErrOff) || errors.Is(err, grafana.ErrNoOrgToken) {
 		return nil
 	}
 	if err != nil {
@@ -95,6 +154,17 @@ func (s *Service) tryGrafanaChange(ctx context.Context, u cg.User, key, value st
 		return err
 	}
 	creds[key] = value
+	if key == "grafana_api_key" && s.orgIsolated(creds) && s.grafana.Enabled() {
+		// In org isolation the token must be one of the user's own org: any other
+		// would put its dashboards in another tenant's org.
+		admin, err := s.grafana.Admin()
+		if err != nil {
+			return err
+		}
+		if err := admin.CheckOrgToken(ctx, u.Name, cg.Secret(value)); err != nil {
+			return cg.WrapError(cg.ErrorCode(err), err, "%s was not saved: %s", key, cg.ErrorMessage(err))
+		}
+	}
 	if creds["grafana_url"] == "" || creds["grafana_api_key"] == "" {
 		return nil // the other half is still to come
 	}

@@ -35,6 +35,10 @@ type Config struct {
 	BasicPassword cg.Secret
 	// OrgID, when non-zero, is sent as X-Grafana-Org-Id. Defaults to 0 (the token's org).
 	OrgID int64
+	// Isolation says how Clients keeps users apart: IsolationFolder (the default; one
+	// org for all) or IsolationOrg (an org per user, made with BasicUser/BasicPassword
+	// of a server admin). A Client itself ignores it.
+	Isolation Isolation
 	// HTTPClient sends the requests. Defaults to a client with no overall timeout
 	// (each attempt has its own, see Timeout).
 	HTTPClient *http.Client
@@ -58,6 +62,7 @@ type Client struct {
 	base *url.URL
 	hc   *http.Client
 	log  zerolog.Logger
+	org  *orgCache // the token's org, once asked
 }
 
 // New validates cfg, fills its defaults and returns a Client.
@@ -88,7 +93,7 @@ func New(cfg Config) (*Client, error) {
 	if hc == nil {
 		hc = &http.Client{}
 	}
-	return &Client{cfg: cfg, base: u, hc: hc, log: cfg.Logger}, nil
+	return &Client{cfg: cfg, base: u, hc: hc, log: cfg.Logger, org: &orgCache{}}, nil
 }
 
 // BaseURL returns Grafana's root URL without a trailing slash.

@@ -206,13 +206,20 @@ func TestClientUnauthorized(t *testing.T) {
 		return false
 	})
 	basic := newClient(t, fake, func(c *grafana.Config) {
-		c.Token, c.BasicUser, c.BasicPassword, c.OrgID = "", fake.AdminUser, cg.Secret(fake.AdminPassword), 7
+		c.Token, c.BasicUser, c.BasicPassword, c.OrgID = "", fake.AdminUser, cg.Secret(fake.AdminPassword), 1
 	})
 	if _, err := basic.Search(ctx, grafana.SearchQuery{}); err != nil {
 		t.Errorf("basic auth: %v", err)
 	}
-	if org.Load() != "7" {
+	if org.Load() != "1" {
 		t.Errorf("X-Grafana-Org-Id = %v", org.Load())
+	}
+	// An org the admin is not a member of (here: none such) is refused.
+	noOrg := newClient(t, fake, func(c *grafana.Config) {
+		c.Token, c.BasicUser, c.BasicPassword, c.OrgID = "", fake.AdminUser, cg.Secret(fake.AdminPassword), 7
+	})
+	if _, err := noOrg.Search(ctx, grafana.SearchQuery{}); !errors.Is(err, grafana.ErrUnauthorized) || org.Load() != "7" {
+		t.Errorf("basic auth in org 7: %v (X-Grafana-Org-Id = %v)", err, org.Load())
 	}
 	wrongBasic := newClient(t, fake, func(c *grafana.Config) { c.Token, c.BasicUser, c.BasicPassword = "", "admin", "nope" })
 	if _, err := wrongBasic.Search(ctx, grafana.SearchQuery{}); !errors.Is(err, grafana.ErrUnauthorized) || !strings.Contains(err.Error(), "refused the user name and password") {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -334,7 +335,12 @@ func (p *Pipeline) build(ctx context.Context, job *river.Job[BuildArgs]) error {
 		}
 		return p.retryErr(ctx, d, StepDashboard, err)
 	}
-	link := strings.TrimRight(g.BaseURL(), "/") + saved.URL
+	orgID, err := g.CurrentOrgID(ctx)
+	if err != nil {
+		return p.retryErr(ctx, d, StepDashboard, err)
+	}
+	// The link names the org: a user in several orgs (or org isolation) opens it there.
+	link := strings.TrimRight(g.BaseURL(), "/") + saved.URL + "?orgId=" + strconv.FormatInt(orgID, 10)
 	err = pgx.BeginFunc(ctx, p.cfg.DB.Pool, func(tx pgx.Tx) error {
 		if err := p.cfg.DB.Dashboards().MarkCreated(ctx, tx, d.ID, link, uid, facts.RunFacts); err != nil {
 			return err
@@ -377,8 +383,12 @@ func (p *Pipeline) record(ctx context.Context, job *river.Job[RecordArgs]) error
 		return p.stop(ctx, d, StepCapture, fmt.Errorf("dashboard URL %q: %w", d.URL, err))
 	}
 	slug := u.Path[strings.LastIndex(u.Path, "/")+1:]
+	orgID, err := g.CurrentOrgID(ctx)
+	if err != nil {
+		return p.retryErr(ctx, d, StepCapture, err)
+	}
 	rec := capture.Recording{
-		URL:        grafana.KioskURL(g.BaseURL(), d.UID, slug, g.OrgID(), p.cfg.Theme, nil),
+		URL:        grafana.KioskURL(g.BaseURL(), d.UID, slug, orgID, p.cfg.Theme, nil),
 		Token:      token,
 		Frames:     p.cfg.Frames,
 		FrameDelay: p.cfg.FrameDelay,

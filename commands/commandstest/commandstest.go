@@ -159,3 +159,13 @@ func WithGrafana(url, token string) Option {
 		c.Defaults.GrafanaURL = url
 	}
 }
+
+// WithGrafanaOrgs is WithGrafana in GRAFANA_ISOLATION=org: every user gets an org of
+// its own, made with the server admin's Basic credentials.
+func WithGrafanaOrgs(url, token, adminUser, adminPassword string) Option {
+	return func(c *commands.Config) {
+		c.Grafana = grafana.NewClients(grafana.Config{BaseURL: url, Token: cg.Secret(token), BasicUser: adminUser,
+			BasicPassword: cg.Secret(adminPassword), OrgID: 1, Isolation: grafana.IsolationOrg, RetryBackoff: time.Millisecond})
+		c.Defaults.GrafanaURL = url
+	}
+}

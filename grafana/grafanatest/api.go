@@ -22,7 +22,7 @@ func (s *Server) listFolders(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := []map[string]any{}
-	for _, f := range s.folders {
+	for _, f := range s.store(r).folders {
 		out = append(out, map[string]any{"id": f.ID, "uid": f.UID, "title": f.Title})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i]["uid"].(string) < out[j]["uid"].(string) })
@@ -30,6 +30,9 @@ func (s *Server) listFolders(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) createFolder(w http.ResponseWriter, r *http.Request) {
+	if !allow(w, r, "Editor", "folders:create") {
+		return
+	}
 	var body struct {
 		UID   string `json:"uid"`
 		Title string `json:"title"`
@@ -50,26 +53,26 @@ func (s *Server) createFolder(w http.ResponseWriter, r *http.Request) {
 	if body.UID == "" {
 		body.UID = randomHex(7)
 	}
-	if _, ok := s.folders[body.UID]; ok {
+	if _, ok := s.store(r).folders[body.UID]; ok {
 		writeJSON(w, http.StatusConflict, map[string]any{"message": "a folder with the same uid already exists", "messageId": "folder.uid-exists"})
 		return
 	}
-	for _, f := range s.folders {
+	for _, f := range s.store(r).folders {
 		if strings.EqualFold(f.Title, body.Title) {
 			writeJSON(w, http.StatusConflict, map[string]any{"message": "a folder or dashboard in the general folder with the same name already exists", "messageId": "folder.same-name"})
 			return
 		}
 	}
 	s.nextID++
-	f := &Folder{ID: s.nextID, UID: body.UID, Title: body.Title, Version: 1}
-	s.folders[f.UID] = f
+	f := &Folder{OrgID: s.store(r).id, ID: s.nextID, UID: body.UID, Title: body.Title, Version: 1}
+	s.store(r).folders[f.UID] = f
 	writeJSON(w, http.StatusOK, folderView(f))
 }
 
 func (s *Server) getFolder(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	f, ok := s.folders[r.PathValue("uid")]
+	f, ok := s.store(r).folders[r.PathValue("uid")]
 	if !ok {
 		writeJSON(w, http.StatusNotFound, map[string]any{"message": "folder not found", "messageId": "folder.notFound", "statusCode": 404})
 		return
@@ -78,19 +81,22 @@ func (s *Server) getFolder(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) deleteFolder(w http.ResponseWriter, r *http.Request) {
+	if !allow(w, r, "Editor", "folders:delete") {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	f, ok := s.folders[r.PathValue("uid")]
+	f, ok := s.store(r).folders[r.PathValue("uid")]
 	if !ok {
 		writeJSON(w, http.StatusNotFound, map[string]any{"message": "folder not found", "messageId": "folder.notFound", "statusCode": 404})
 		return
 	}
-	for uid, d := range s.dashboards {
+	for uid, d := range s.store(r).dashboards {
 		if d.FolderUID == f.UID {
-			delete(s.dashboards, uid)
+			delete(s.store(r).dashboards, uid)
 		}
 	}
-	delete(s.folders, f.UID)
+	delete(s.store(r).folders, f.UID)
 	writeJSON(w, http.StatusOK, map[string]any{"id": f.ID, "title": f.Title, "message": "Folder deleted"})
 }
 
@@ -106,7 +112,7 @@ func dataSourceView(d *DataSource) map[string]any {
 		jd = map[string]any{}
 	}
 	return map[string]any{
-		"id": d.ID, "uid": d.UID, "orgId": 1, "name": d.Name, "type": d.Type, "typeName": "PostgreSQL",
+		"id": d.ID, "uid": d.UID, "orgId": d.OrgID, "name": d.Name, "type": d.Type, "typeName": "PostgreSQL",
 		"typeLogoUrl": "public/app/plugins/datasource/grafana-postgresql-datasource/img/postgresql_logo.svg",
 		"access":      d.Access, "url": d.URL, "user": d.User, "database": d.Database, "basicAuth": false,
 		"withCredentials": false, "isDefault": d.IsDefault, "jsonData": jd, "secureJsonFields": secure,
@@ -132,7 +138,7 @@ func (s *Server) listDataSources(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := []map[string]any{}
-	for _, d := range s.dataSources {
+	for _, d := range s.store(r).dataSources {
 		out = append(out, dataSourceView(d))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i]["name"].(string) < out[j]["name"].(string) })
@@ -140,6 +146,9 @@ func (s *Server) listDataSources(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) createDataSource(w http.ResponseWriter, r *http.Request) {
+	if !allow(w, r, "Admin", "datasources:create") {
+		return
+	}
 	var b dataSourceBody
 	if !decode(w, r, &b) {
 		return
@@ -160,19 +169,19 @@ func (s *Server) createDataSource(w http.ResponseWriter, r *http.Request) {
 	if b.UID == "" {
 		b.UID = randomHex(7)
 	}
-	for _, d := range s.dataSources {
+	for _, d := range s.store(r).dataSources {
 		if d.Name == b.Name || d.UID == b.UID {
 			writeJSON(w, http.StatusConflict, map[string]any{"message": "data source with the same name already exists", "messageId": "datasource.conflict"})
 			return
 		}
 	}
 	s.nextID++
-	d := &DataSource{ID: s.nextID, UID: b.UID, Name: b.Name, Type: b.Type, Access: orDefault(b.Access, "proxy"), URL: b.URL,
+	d := &DataSource{OrgID: s.store(r).id, ID: s.nextID, UID: b.UID, Name: b.Name, Type: b.Type, Access: orDefault(b.Access, "proxy"), URL: b.URL,
 		User: b.User, Database: b.Database, IsDefault: b.IsDefault, JSONData: b.JSONData, SecureJSONData: b.SecureJSONData, Version: 1}
 	if d.SecureJSONData == nil {
 		d.SecureJSONData = map[string]string{}
 	}
-	s.dataSources[d.UID] = d
+	s.store(r).dataSources[d.UID] = d
 	writeJSON(w, http.StatusOK, map[string]any{"datasource": dataSourceView(d), "id": d.ID, "message": "Datasource added", "name": d.Name})
 }
 
@@ -190,7 +199,7 @@ func notFoundDataSource(w http.ResponseWriter) {
 func (s *Server) getDataSource(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	d, ok := s.dataSources[r.PathValue("uid")]
+	d, ok := s.store(r).dataSources[r.PathValue("uid")]
 	if !ok {
 		notFoundDataSource(w)
 		return
@@ -199,13 +208,16 @@ func (s *Server) getDataSource(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) updateDataSource(w http.ResponseWriter, r *http.Request) {
+	if !allow(w, r, "Admin", "datasources:write") {
+		return
+	}
 	var b dataSourceBody
 	if !decode(w, r, &b) {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	d, ok := s.dataSources[r.PathValue("uid")]
+	d, ok := s.store(r).dataSources[r.PathValue("uid")]
 	if !ok {
 		notFoundDataSource(w)
 		return
@@ -218,7 +230,7 @@ func (s *Server) updateDataSource(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusConflict, map[string]any{"message": "Datasource has already been updated by someone else", "messageId": "datasource.version-mismatch"})
 		return
 	}
-	for _, o := range s.dataSources {
+	for _, o := range s.store(r).dataSources {
 		if o != d && o.Name == b.Name {
 			writeJSON(w, http.StatusConflict, map[string]any{"message": "data source with the same name already exists", "messageId": "datasource.conflict"})
 			return
@@ -234,20 +246,23 @@ func (s *Server) updateDataSource(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) deleteDataSource(w http.ResponseWriter, r *http.Request) {
+	if !allow(w, r, "Admin", "datasources:delete") {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	d, ok := s.dataSources[r.PathValue("uid")]
+	d, ok := s.store(r).dataSources[r.PathValue("uid")]
 	if !ok {
 		notFoundDataSource(w)
 		return
 	}
-	delete(s.dataSources, d.UID)
+	delete(s.store(r).dataSources, d.UID)
 	writeJSON(w, http.StatusOK, map[string]any{"id": d.ID, "message": "Data source deleted"})
 }
 
 func (s *Server) checkDataSource(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
-	d, ok := s.dataSources[r.PathValue("uid")]
+	d, ok := s.store(r).dataSources[r.PathValue("uid")]
 	var ds DataSource
 	if ok {
 		ds = cloneDataSource(d)
@@ -275,6 +290,9 @@ func (s *Server) checkDataSource(w http.ResponseWriter, r *http.Request) {
 // ---------------------------------------------------------------- dashboards
 
 func (s *Server) saveDashboard(w http.ResponseWriter, r *http.Request) {
+	if !allow(w, r, "Editor", "dashboards:write") {
+		return
+	}
 	var b struct {
 		Dashboard map[string]any `json:"dashboard"`
 		FolderUID string         `json:"folderUid"`
@@ -305,7 +323,7 @@ func (s *Server) saveDashboard(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if b.FolderUID != "" {
-		if _, ok := s.folders[b.FolderUID]; !ok {
+		if _, ok := s.store(r).folders[b.FolderUID]; !ok {
 			writeJSON(w, http.StatusBadRequest, map[string]any{"message": "folder not found", "status": "not-found"})
 			return
 		}
@@ -313,7 +331,7 @@ func (s *Server) saveDashboard(w http.ResponseWriter, r *http.Request) {
 	if uid == "" {
 		uid = randomHex(7)
 	}
-	existing := s.dashboards[uid]
+	existing := s.store(r).dashboards[uid]
 	if existing != nil && !b.Overwrite {
 		v, _ := b.Dashboard["version"].(float64)
 		if int(v) != existing.Version {
@@ -321,7 +339,7 @@ func (s *Server) saveDashboard(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	for _, o := range s.dashboards {
+	for _, o := range s.store(r).dashboards {
 		if o.UID != uid && o.FolderUID == b.FolderUID && strings.EqualFold(o.Title, title) {
 			if !b.Overwrite {
 				writeJSON(w, http.StatusPreconditionFailed, map[string]any{"message": "A dashboard with the same name in the folder already exists", "status": "name-exists"})
@@ -329,12 +347,12 @@ func (s *Server) saveDashboard(w http.ResponseWriter, r *http.Request) {
 			}
 			// As Grafana does: overwriting takes over the dashboard of the same title.
 			existing = o
-			delete(s.dashboards, o.UID)
+			delete(s.store(r).dashboards, o.UID)
 			uid = o.UID
 			break
 		}
 	}
-	d := &Dashboard{UID: uid, Title: title, Slug: slugify(title), FolderUID: b.FolderUID, Message: b.Message, Version: 1}
+	d := &Dashboard{OrgID: s.store(r).id, UID: uid, Title: title, Slug: slugify(title), FolderUID: b.FolderUID, Message: b.Message, Version: 1}
 	if existing != nil {
 		d.ID, d.Version = existing.ID, existing.Version+1
 	} else {
@@ -344,7 +362,7 @@ func (s *Server) saveDashboard(w http.ResponseWriter, r *http.Request) {
 	model := b.Dashboard
 	model["id"], model["uid"], model["version"] = d.ID, d.UID, d.Version
 	d.Model = model
-	s.dashboards[uid] = d
+	s.store(r).dashboards[uid] = d
 	writeJSON(w, http.StatusOK, map[string]any{"id": d.ID, "uid": d.UID, "url": "/d/" + d.UID + "/" + d.Slug,
 		"status": "success", "version": d.Version, "slug": d.Slug, "folderUid": d.FolderUID})
 }
@@ -356,13 +374,13 @@ func notFoundDashboard(w http.ResponseWriter) {
 func (s *Server) getDashboard(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	d, ok := s.dashboards[r.PathValue("uid")]
+	d, ok := s.store(r).dashboards[r.PathValue("uid")]
 	if !ok {
 		notFoundDashboard(w)
 		return
 	}
 	folderTitle := "Dashboards"
-	if f, ok := s.folders[d.FolderUID]; ok {
+	if f, ok := s.store(r).folders[d.FolderUID]; ok {
 		folderTitle = f.Title
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"dashboard": d.Model, "meta": map[string]any{
@@ -372,14 +390,17 @@ func (s *Server) getDashboard(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) deleteDashboard(w http.ResponseWriter, r *http.Request) {
+	if !allow(w, r, "Editor", "dashboards:delete") {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	d, ok := s.dashboards[r.PathValue("uid")]
+	d, ok := s.store(r).dashboards[r.PathValue("uid")]
 	if !ok {
 		notFoundDashboard(w)
 		return
 	}
-	delete(s.dashboards, d.UID)
+	delete(s.store(r).dashboards, d.UID)
 	writeJSON(w, http.StatusOK, map[string]any{"id": d.ID, "uid": d.UID, "title": d.Title, "message": "Dashboard " + d.Title + " deleted"})
 }
 
@@ -399,7 +420,7 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 	defer s.mu.Unlock()
 	out := []map[string]any{}
 	if typ == "" || typ == "dash-folder" {
-		for _, f := range s.folders {
+		for _, f := range s.store(r).folders {
 			if len(folders) > 0 || len(tags) > 0 || !strings.Contains(strings.ToLower(f.Title), words) {
 				continue
 			}
@@ -408,7 +429,7 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if typ == "" || typ == "dash-db" {
-		for _, d := range s.dashboards {
+		for _, d := range s.store(r).dashboards {
 			if len(folders) > 0 && !folders[d.FolderUID] {
 				continue
 			}
@@ -417,7 +438,7 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 			}
 			hit := map[string]any{"id": d.ID, "uid": d.UID, "title": d.Title, "uri": "db/" + d.Slug, "url": "/d/" + d.UID + "/" + d.Slug,
 				"slug": "", "type": "dash-db", "tags": modelTags(d.Model), "isStarred": false}
-			if f, ok := s.folders[d.FolderUID]; ok {
+			if f, ok := s.store(r).folders[d.FolderUID]; ok {
 				hit["folderId"], hit["folderUid"], hit["folderTitle"], hit["folderUrl"] = f.ID, f.UID, f.Title, "/dashboards/f/"+f.UID+"/"+slugify(f.Title)
 			}
 			out = append(out, hit)

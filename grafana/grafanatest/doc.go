@@ -17,9 +17,19 @@
 // (results[refId].frames[].schema.fields and data.values) or, for a SQL error,
 // results[refId].error with status 400 and an HTTP 400, as Grafana does.
 //
-// Auth: every path but /api/health and /login needs the Bearer token (Server.Token),
-// the admin's Basic credentials or the session cookie set by an authenticated page
-// load. Without them the API answers 401 {"message":"Unauthorized","messageId":
+// Orgs (orgs.go): org 1 is "Main Org."; the server admin (Server.AdminUser, Basic auth)
+// alone may POST /api/orgs, GET /api/orgs/name/:name and DELETE /api/orgs/:id (which
+// deletes everything in the org). Folders, data sources, dashboards and service
+// accounts belong to one org: a request acts in the org of its token, or for the
+// admin in X-Grafana-Org-Id (default 1). A service-account token (POST
+// /api/serviceaccounts, …/:id/tokens) works in its own org only: with another org's
+// X-Grafana-Org-Id it answers 401 api-key.organization-mismatch. Roles count: writing
+// data sources and service accounts needs Admin, saving folders and dashboards Editor.
+// Server.Token is an Admin of org 1. Orgs and ServiceAccounts show what is stored.
+//
+// Auth: every path but /api/health and /login needs the Bearer token (Server.Token or
+// a service-account token), the admin's Basic credentials or the session cookie set by
+// an authenticated page load (which stands for the same caller in the same org). Without them the API answers 401 {"message":"Unauthorized","messageId":
 // "auth.unauthorized"} (a wrong token: "api-key.invalid"), and a page load is a 302 to
 // /login.
 //

@@ -12,12 +12,6 @@ const Version = "13.2.0"
 // WithVersion makes GET /api/health report this Grafana version.
 func WithVersion(v string) Option { return func(s *Server) { s.version = v } }
 
-// org answers GET /api/org: the org of the caller (pkg/api/org.go GetCurrentOrg). The
-// fake has one org, "Main Org.", id 1.
-func (s *Server) org(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{"id": 1, "name": "Main Org.", "address": map[string]any{}})
-}
-
 // signedInUser answers GET /api/user (pkg/api/user.go GetSignedInUser): the server admin
 // for its Basic credentials, the service account for the token.
 func (s *Server) signedInUser(w http.ResponseWriter, r *http.Request) {

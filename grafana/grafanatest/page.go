@@ -13,13 +13,13 @@ import (
 // load gets a session cookie so the script's requests are authenticated too.
 func (s *Server) page(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
-	d, ok := s.dashboards[r.PathValue("uid")]
+	d, ok := s.store(r).dashboards[r.PathValue("uid")]
 	var model []byte
 	if ok {
 		model, _ = json.Marshal(d.Model)
 	}
 	s.mu.Unlock()
-	http.SetCookie(w, &http.Cookie{Name: "grafana_session", Value: s.session, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	http.SetCookie(w, &http.Cookie{Name: "grafana_session", Value: s.sessionFor(r), Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode})
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	if !ok {
 		w.WriteHeader(http.StatusNotFound)

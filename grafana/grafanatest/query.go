@@ -92,7 +92,7 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request) {
 			uid, _ = ds["uid"].(string)
 		}
 		s.mu.Lock()
-		d, ok := s.dataSources[uid]
+		d, ok := s.store(r).dataSources[uid]
 		var ds DataSource
 		if ok {
 			ds = cloneDataSource(d)

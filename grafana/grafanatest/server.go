@@ -2,6 +2,7 @@ package grafanatest
 
 import (
 	"cmp"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -24,20 +25,21 @@ type Server struct {
 	// AdminUser and AdminPassword are accepted as Basic auth (the server admin).
 	AdminUser, AdminPassword string
 
-	t       testing.TB
-	srv     *httptest.Server
-	session string
+	t   testing.TB
+	srv *httptest.Server
 
-	mu          sync.Mutex
-	nextID      int64
-	folders     map[string]*Folder
-	dataSources map[string]*DataSource
-	dashboards  map[string]*Dashboard
-	requests    map[string]int // "METHOD /path"
-	failures    []*failure
-	hook        func(w http.ResponseWriter, r *http.Request) bool
-	queryDelay  time.Duration
-	executed    []string
+	mu         sync.Mutex
+	nextID     int64
+	nextOrgID  int64
+	orgs       map[int64]*orgStore // by org ID; org 1 is "Main Org."
+	tokens     map[string]tokenRef // service-account tokens by key
+	sessions   map[string]identity // grafana_session cookie values
+	sessionOf  map[string]string   // identity key -> its cookie value
+	requests   map[string]int      // "METHOD /path"
+	failures   []*failure
+	hook       func(w http.ResponseWriter, r *http.Request) bool
+	queryDelay time.Duration
+	executed   []string
 
 	noPostgresPlugin bool
 	version          string
@@ -54,6 +56,7 @@ func WithQueryDelay(d time.Duration) Option { return func(s *Server) { s.queryDe
 
 // Folder is a folder as the fake stores it.
 type Folder struct {
+	OrgID   int64
 	ID      int64
 	UID     string
 	Title   string
@@ -62,6 +65,7 @@ type Folder struct {
 
 // DataSource is a data source as the fake stores it, secure fields included.
 type DataSource struct {
+	OrgID          int64
 	ID             int64
 	UID            string
 	Name           string
@@ -78,6 +82,7 @@ type DataSource struct {
 
 // Dashboard is a dashboard as the fake stores it.
 type Dashboard struct {
+	OrgID     int64
 	ID        int64
 	UID       string
 	Title     string
@@ -102,12 +107,16 @@ func New(t testing.TB, opts ...Option) *Server {
 		AdminUser:     "admin",
 		AdminPassword: randomHex(8),
 		t:             t,
-		session:       randomHex(16),
-		folders:       map[string]*Folder{},
-		dataSources:   map[string]*DataSource{},
-		dashboards:    map[string]*Dashboard{},
+		nextOrgID:     1,
+		orgs:          map[int64]*orgStore{},
+		tokens:        map[string]tokenRef{},
+		sessions:      map[string]identity{},
+		sessionOf:     map[string]string{},
 		requests:      map[string]int{},
 	}
+	main := newOrgStore(1, "Main Org.")
+	main.members[s.AdminUser] = true
+	s.orgs[1] = main
 	for _, o := range opts {
 		o(s)
 	}
@@ -174,33 +183,47 @@ func (s *Server) ExecutedSQL() []string {
 	return append([]string(nil), s.executed...)
 }
 
-// DataSources returns the stored data sources, sorted by UID.
+// DataSources returns the stored data sources of every org, sorted by UID then org.
 func (s *Server) DataSources() []DataSource {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]DataSource, 0, len(s.dataSources))
-	for _, d := range s.dataSources {
-		out = append(out, cloneDataSource(d))
+	out := []DataSource{}
+	for _, o := range s.orgs {
+		for _, d := range o.dataSources {
+			out = append(out, cloneDataSource(d))
+		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].UID < out[j].UID })
+	sort.Slice(out, func(i, j int) bool {
+		return out[i].UID < out[j].UID || out[i].UID == out[j].UID && out[i].OrgID < out[j].OrgID
+	})
 	return out
 }
 
-// DataSource returns the stored data source with this UID.
+// DataSource returns the stored data source with this UID (of the lowest org ID that
+// has one).
 func (s *Server) DataSource(uid string) (DataSource, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	d, ok := s.dataSources[uid]
-	if !ok {
-		return DataSource{}, false
+	for _, o := range s.sortedOrgs() {
+		if d, ok := o.dataSources[uid]; ok {
+			return cloneDataSource(d), true
+		}
 	}
-	return cloneDataSource(d), true
+	return DataSource{}, false
 }
 
-// AddDataSource stores a data source directly, as if created through the API.
+// AddDataSource stores a data source directly, as if created through the API, in
+// d.OrgID (org 1 when zero).
 func (s *Server) AddDataSource(d DataSource) DataSource {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if d.OrgID == 0 {
+		d.OrgID = 1
+	}
+	o, ok := s.orgs[d.OrgID]
+	if !ok {
+		s.t.Fatalf("grafanatest: AddDataSource: no org %d", d.OrgID)
+	}
 	s.nextID++
 	d.ID = s.nextID
 	if d.UID == "" {
@@ -210,7 +233,7 @@ func (s *Server) AddDataSource(d DataSource) DataSource {
 		d.Version = 1
 	}
 	c := cloneDataSource(&d)
-	s.dataSources[d.UID] = &c
+	o.dataSources[d.UID] = &c
 	return cloneDataSource(&c)
 }
 
@@ -227,39 +250,49 @@ func cloneDataSource(d *DataSource) DataSource {
 	return c
 }
 
-// Folders returns the stored folders, sorted by UID.
+// Folders returns the stored folders of every org, sorted by UID then org.
 func (s *Server) Folders() []Folder {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]Folder, 0, len(s.folders))
-	for _, f := range s.folders {
-		out = append(out, *f)
+	out := []Folder{}
+	for _, o := range s.orgs {
+		for _, f := range o.folders {
+			out = append(out, *f)
+		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].UID < out[j].UID })
+	sort.Slice(out, func(i, j int) bool {
+		return out[i].UID < out[j].UID || out[i].UID == out[j].UID && out[i].OrgID < out[j].OrgID
+	})
 	return out
 }
 
-// Dashboards returns the stored dashboards, sorted by UID.
+// Dashboards returns the stored dashboards of every org, sorted by UID then org.
 func (s *Server) Dashboards() []Dashboard {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]Dashboard, 0, len(s.dashboards))
-	for _, d := range s.dashboards {
-		out = append(out, *d)
+	out := []Dashboard{}
+	for _, o := range s.orgs {
+		for _, d := range o.dashboards {
+			out = append(out, *d)
+		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].UID < out[j].UID })
+	sort.Slice(out, func(i, j int) bool {
+		return out[i].UID < out[j].UID || out[i].UID == out[j].UID && out[i].OrgID < out[j].OrgID
+	})
 	return out
 }
 
-// Dashboard returns the stored dashboard with this UID.
+// Dashboard returns the stored dashboard with this UID (of the lowest org ID that has
+// one).
 func (s *Server) Dashboard(uid string) (Dashboard, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	d, ok := s.dashboards[uid]
-	if !ok {
-		return Dashboard{}, false
+	for _, o := range s.sortedOrgs() {
+		if d, ok := o.dashboards[uid]; ok {
+			return *d, true
+		}
 	}
-	return *d, true
+	return Dashboard{}, false
 }
 
 // routes builds the handler: failures and hook, counting, auth, then the API.
@@ -281,13 +314,22 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /api/datasources/uid/{uid}/health", s.checkDataSource)
 	mux.HandleFunc("POST /api/ds/query", s.query)
 	mux.HandleFunc("GET /api/plugins/{id}/settings", s.pluginSettings)
-	mux.HandleFunc("GET /api/org", s.org)
 	mux.HandleFunc("GET /api/user", s.signedInUser)
 
 	mux.HandleFunc("POST /api/dashboards/db", s.saveDashboard)
 	mux.HandleFunc("GET /api/dashboards/uid/{uid}", s.getDashboard)
 	mux.HandleFunc("DELETE /api/dashboards/uid/{uid}", s.deleteDashboard)
 	mux.HandleFunc("GET /api/search", s.search)
+
+	mux.HandleFunc("GET /api/org", s.currentOrg)
+	mux.HandleFunc("POST /api/orgs", s.createOrg)
+	mux.HandleFunc("GET /api/orgs/name/{name}", s.orgByName)
+	mux.HandleFunc("DELETE /api/orgs/{id}", s.deleteOrg)
+	mux.HandleFunc("POST /api/serviceaccounts", s.createServiceAccount)
+	mux.HandleFunc("GET /api/serviceaccounts/search", s.searchServiceAccounts)
+	mux.HandleFunc("GET /api/serviceaccounts/{id}/tokens", s.listTokens)
+	mux.HandleFunc("POST /api/serviceaccounts/{id}/tokens", s.createToken)
+	mux.HandleFunc("DELETE /api/serviceaccounts/{id}/tokens/{tokenID}", s.deleteToken)
 
 	mux.HandleFunc("GET /d/{uid}", s.page)
 	mux.HandleFunc("GET /d/{uid}/{slug}", s.page)
@@ -317,40 +359,23 @@ func (s *Server) routes() http.Handler {
 		}
 		public := r.URL.Path == "/api/health" || r.URL.Path == "/login" || strings.HasPrefix(r.URL.Path, "/public/")
 		if !public {
-			if ok, presented := s.authenticated(r); !ok {
+			id, ok, refusal := s.authenticate(r)
+			if !ok {
 				if strings.HasPrefix(r.URL.Path, "/api/") {
-					if presented {
-						writeJSON(w, http.StatusUnauthorized, map[string]any{"message": "Invalid API key", "messageId": "api-key.invalid", "statusCode": 401, "traceID": ""})
-					} else {
-						writeJSON(w, http.StatusUnauthorized, map[string]any{"message": "Unauthorized", "messageId": "auth.unauthorized", "statusCode": 401, "traceID": ""})
+					if refusal == nil {
+						refusal = map[string]any{"message": "Unauthorized", "messageId": "auth.unauthorized", "statusCode": 401, "traceID": ""}
 					}
+					writeJSON(w, http.StatusUnauthorized, refusal)
 					return
 				}
 				http.SetCookie(w, &http.Cookie{Name: "redirect_to", Value: r.URL.RequestURI(), Path: "/", HttpOnly: true})
 				http.Redirect(w, r, "/login", http.StatusFound)
 				return
 			}
+			r = r.WithContext(context.WithValue(r.Context(), identityKey{}, id))
 		}
 		mux.ServeHTTP(w, r)
 	})
-}
-
-// authenticated reports whether r carries the token, the admin's Basic credentials or
-// the session cookie of an authenticated page load, and whether it presented any.
-func (s *Server) authenticated(r *http.Request) (ok, presented bool) {
-	if h := r.Header.Get("Authorization"); h != "" {
-		if tok, found := strings.CutPrefix(h, "Bearer "); found {
-			return tok == s.Token, true
-		}
-		if u, p, found := r.BasicAuth(); found {
-			return u == s.AdminUser && p == s.AdminPassword, true
-		}
-		return false, true
-	}
-	if c, err := r.Cookie("grafana_session"); err == nil {
-		return c.Value == s.session, true
-	}
-	return false, false
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
