@@ -255,11 +255,8 @@ func statusReply(st commands.Status) reply {
 	case st.Everyone:
 		lines = append(lines, fmt.Sprintf(":mag: last scan %s UTC: %s", st.LastScan.StartedAt.UTC().Format("2006-01-02 15:04:05"), scanSummary(st.LastScan)))
 	default:
-		found := strings.TrimPrefix(scanFindings(st.LastScan), "; ")
-		if found == "" {
-			found = "nothing new"
-		}
-		lines = append(lines, fmt.Sprintf(":mag: last scan %s UTC, for your users: %s", st.LastScan.StartedAt.UTC().Format("2006-01-02 15:04:05"), found))
+		lines = append(lines, fmt.Sprintf(":mag: last scan %s UTC, for your users: %s", st.LastScan.StartedAt.UTC().Format("2006-01-02 15:04:05"),
+			strings.TrimPrefix(scanFindings(st.LastScan), "; ")))
 	}
 	if st.Everyone {
 		lines = append(lines, fmt.Sprintf(":inbox_tray: queue: %d jobs", st.Queue))
