@@ -200,6 +200,12 @@ func (m *Main) Serve(ctx context.Context) error {
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 	}
+	stopMetrics, err := m.serveMetrics(handler.MetricsHandler())
+	if err != nil {
+		trigger.Stop()
+		return err
+	}
+	defer stopMetrics()
 	ln, err := net.Listen("tcp", srv.Addr)
 	if err != nil {
 		trigger.Stop()
@@ -227,6 +233,30 @@ func (m *Main) Serve(ctx context.Context) error {
 		return err
 	}
 	return nil
+}
+
+// serveMetrics serves /metrics without a token on METRICS_ADDR (unless it is "off") and
+// returns the function that stops it. Returns an error if the address cannot be listened on.
+func (m *Main) serveMetrics(h http.Handler) (stop func(), err error) {
+	if m.Config.MetricsAddr == "off" {
+		return func() {}, nil
+	}
+	ln, err := net.Listen("tcp", m.Config.MetricsAddr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s (METRICS_ADDR; \"off\" for none): %w", m.Config.MetricsAddr, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second}
+	m.Log.Info().Str("addr", ln.Addr().String()).Msg("metrics listening")
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			m.Log.Error().Err(err).Msg("metrics listener stopped")
+		}
+	}()
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}, nil
 }
 
 // Close releases what NewMain opened.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"image/gif"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -111,8 +112,15 @@ func TestServeAnswersAndShutsDownWhenCancelled(t *testing.T) {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
+	mln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metricsAddr := mln.Addr().String()
+	mln.Close()
 	t.Setenv("HOST", "127.0.0.1")
 	t.Setenv("PORT", fmt.Sprint(port))
+	t.Setenv("METRICS_ADDR", metricsAddr)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	var errOut bytes.Buffer
@@ -128,6 +136,16 @@ func TestServeAnswersAndShutsDownWhenCancelled(t *testing.T) {
 		t.Fatalf("readyz: %v %v\n%s", resp, err, errOut.String())
 	}
 	resp.Body.Close()
+	// /metrics: open on METRICS_ADDR only; on HOST:PORT it needs the admin token.
+	if status, body := httpGet(t, "http://"+metricsAddr+"/metrics", ""); status != 200 || !strings.Contains(body, "go_goroutines") {
+		t.Errorf("metrics on METRICS_ADDR: %d", status)
+	}
+	if status, body := httpGet(t, fmt.Sprintf("http://127.0.0.1:%d/metrics", port), ""); status != 401 || strings.Contains(body, "go_goroutines") {
+		t.Errorf("metrics on HOST:PORT without a token: %d", status)
+	}
+	if status, body := httpGet(t, fmt.Sprintf("http://127.0.0.1:%d/metrics", port), strings.Repeat("t", 32)); status != 200 || !strings.Contains(body, "go_goroutines") {
+		t.Errorf("metrics on HOST:PORT with the admin token: %d", status)
+	}
 	cancel()
 	select {
 	case code := <-done:
@@ -190,4 +208,23 @@ func TestCLIScansOnceAndRecordsADashboardByHand(t *testing.T) {
 	if code, _, errOut = cli("", "capture", page.URL); code != 2 || !strings.Contains(errOut, "-o out.gif") {
 		t.Fatalf("capture without -o: %d %s", code, errOut)
 	}
+}
+
+// httpGet fetches url, with token as the bearer if it is set, and returns the status and body.
+func httpGet(t *testing.T, url, token string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }

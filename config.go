@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"reflect"
@@ -26,6 +27,10 @@ import (
 type Config struct {
 	Host string `env:"HOST" default:"0.0.0.0" validate:"required"`
 	Port int    `env:"PORT" default:"8050" validate:"min=1,max=65535"`
+	// MetricsAddr is where /metrics is served without a token, for the scraper only:
+	// host:port, or "off" for none. On HOST:PORT, /metrics needs ADMIN_API_TOKEN.
+	// Defaults to 127.0.0.1:9108.
+	MetricsAddr string `env:"METRICS_ADDR" default:"127.0.0.1:9108" validate:"listenaddr"`
 
 	// The master database: DATABASE_URL, or the MASTER_DB_* parts.
 	DatabaseURL  cg.Secret `env:"DATABASE_URL" validate:"omitempty,pgurl"`
@@ -213,6 +218,14 @@ var configValidator = func() *validator.Validate {
 		u, err := url.Parse(fl.Field().String())
 		return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 	}))
+	must(v.RegisterValidation("listenaddr", func(fl validator.FieldLevel) bool {
+		if fl.Field().String() == "off" {
+			return true
+		}
+		_, port, err := net.SplitHostPort(fl.Field().String())
+		n, perr := strconv.Atoi(port)
+		return err == nil && perr == nil && n >= 0 && n <= 65535
+	}))
 	must(v.RegisterValidation("prefix", func(fl validator.FieldLevel) bool {
 		return strings.HasPrefix(fl.Field().String(), fl.Param())
 	}))
@@ -294,6 +307,8 @@ func configProblem(rt reflect.Type, fe validator.FieldError) string {
 		want = "Slack member IDs like U012AB3CD, comma-separated"
 	case "startswith":
 		want = fmt.Sprintf("a value starting with %q", fe.Param())
+	case "listenaddr":
+		want = `host:port, e.g. 127.0.0.1:9108, or "off"`
 	default:
 		want = fe.Tag()
 	}

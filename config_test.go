@@ -14,7 +14,8 @@ func TestConfigDefaultsKeepTheOriginalNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	if cfg.Port != 8050 || cfg.CaptureFrameDelay != 500*time.Millisecond || cfg.DashboardScanInterval != time.Minute ||
-		cfg.CaptureWidth != 1920 || cfg.MasterDBName != "credential_grafana" || cfg.GIFMaxBytes != 8000000 {
+		cfg.CaptureWidth != 1920 || cfg.MasterDBName != "credential_grafana" || cfg.GIFMaxBytes != 8000000 ||
+		cfg.MetricsAddr != "127.0.0.1:9108" {
 		t.Fatalf("defaults: %+v", cfg)
 	}
 	if got := cfg.MasterURL(); got != "postgres://postgres@127.0.0.1:5432/credential_grafana?sslmode=disable" {
@@ -41,6 +42,7 @@ func TestConfigReportsEveryProblemAtOnceWithoutSecrets(t *testing.T) {
 		"DATABASE_URL":        "mysql://secretvalue@x",
 		"SCAN_SCHEDULE":       "every minute",
 		"SLACK_ADMIN_USERS":   "U012AB3CD,alice",
+		"METRICS_ADDR":        "9108",
 	})
 	if err == nil {
 		t.Fatal("no error")
@@ -60,6 +62,7 @@ func TestConfigReportsEveryProblemAtOnceWithoutSecrets(t *testing.T) {
 		`CREDENTIALS_KEY is not set`,
 		`SCAN_SCHEDULE is "every minute": expected a cron spec`,
 		`SLACK_ADMIN_USERS is "U012AB3CD,alice": expected Slack member IDs`,
+		`METRICS_ADDR is "9108": expected host:port, e.g. 127.0.0.1:9108, or "off"`,
 	} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("missing %q in:\n%s", want, msg)

@@ -42,9 +42,10 @@ func TestMain(m *testing.M) {
 }
 
 type process struct {
-	cmd  *exec.Cmd
-	log  *syncBuffer
-	port int
+	cmd         *exec.Cmd
+	log         *syncBuffer
+	port        int
+	metricsPort int // METRICS_ADDR's: /metrics without a token
 }
 
 // get fetches a path of the service's HTTP API.
@@ -89,9 +90,10 @@ func freePort(t *testing.T) int {
 func startService(t *testing.T, env []string) *process {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	port := freePort(t)
-	cmd.Env = append(os.Environ(), append(env, "CG_TEST_SERVE=1", fmt.Sprintf("PORT=%d", port))...)
-	p := &process{cmd: cmd, log: &syncBuffer{}, port: port}
+	port, metricsPort := freePort(t), freePort(t)
+	cmd.Env = append(os.Environ(), append(env, "CG_TEST_SERVE=1", fmt.Sprintf("PORT=%d", port),
+		fmt.Sprintf("METRICS_ADDR=127.0.0.1:%d", metricsPort))...)
+	p := &process{cmd: cmd, log: &syncBuffer{}, port: port, metricsPort: metricsPort}
 	cmd.Stdout, cmd.Stderr = p.log, p.log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -247,7 +249,7 @@ func TestAServiceKilledMidPipelineResumesAndTwoServicesPostEachTableOnce(t *test
 		if status != 200 || !strings.Contains(body, `"grafana"`) || !strings.Contains(body, `"browser"`) {
 			t.Fatalf("readyz: %d %s", status, body)
 		}
-		status, body = p.get(t, "/metrics")
+		status, body = (&process{port: p.metricsPort}).get(t, "/metrics")
 		if status != 200 || !strings.Contains(body, "cg_queue_depth") {
 			t.Fatalf("metrics: %d", status)
 		}

@@ -217,6 +217,12 @@ func tableNames(list []cg.Dashboard, n int) string {
 
 func scanSummary(res *scheduler.ScanResult) string {
 	s := fmt.Sprintf("%d users, %d databases, %d tables in %s", res.Users, res.Databases, res.Tables, res.Duration.Round(time.Millisecond))
+	return s + scanFindings(res)
+}
+
+// scanFindings is what a scan found: new and incompatible tables, unreachable databases.
+func scanFindings(res *scheduler.ScanResult) string {
+	s := ""
 	if len(res.New) > 0 {
 		s += fmt.Sprintf("; %d new: %s", len(res.New), tableNames(res.New, 10))
 	} else {
@@ -243,16 +249,26 @@ func statusReply(st commands.Status) reply {
 			lines = append(lines, fmt.Sprintf(":heavy_minus_sign: *%s* off: %s", c.Name, esc(c.Off)))
 		case c.OK:
 			lines = append(lines, fmt.Sprintf(":white_check_mark: *%s*", c.Name))
+		case c.Error == "": // only administrators see why
+			lines = append(lines, fmt.Sprintf(":x: *%s* is not working: an administrator's `status` says why", c.Name))
 		default:
 			lines = append(lines, fmt.Sprintf(":x: *%s*: %s", c.Name, esc(c.Error)))
 		}
 	}
-	if st.LastScan != nil {
+	switch {
+	case st.LastScan == nil:
+		lines = append(lines, ":mag: no scan yet")
+	case st.Everyone:
 		lines = append(lines, fmt.Sprintf(":mag: last scan %s UTC: %s", st.LastScan.StartedAt.UTC().Format("2006-01-02 15:04:05"), scanSummary(st.LastScan)))
-	} else {
-		lines = append(lines, ":mag: no scan yet in this process")
+	default:
+		lines = append(lines, fmt.Sprintf(":mag: last scan %s UTC, for your users: %s", st.LastScan.StartedAt.UTC().Format("2006-01-02 15:04:05"),
+			strings.TrimPrefix(scanFindings(st.LastScan), "; ")))
 	}
-	lines = append(lines, fmt.Sprintf(":inbox_tray: queue: %d jobs", st.Queue))
+	if st.Everyone {
+		lines = append(lines, fmt.Sprintf(":inbox_tray: queue: %d jobs", st.Queue))
+	} else if len(st.Users) == 0 {
+		lines = append(lines, "No users are linked to you, so there is nothing more to show.")
+	}
 	var states []string
 	for s, n := range st.Dashboards {
 		states = append(states, fmt.Sprintf("%s %d", s, n))

@@ -180,9 +180,20 @@ func CredSetModal(user, key string, users []cg.User) slack.ModalViewRequest {
 	return fitView(v)
 }
 
+// openCredSetModal opens the credential form for user, or for a user to pick among
+// those actor may manage (user ""). For a user actor may not manage it opens only the
+// refusal: a button's value comes from the payload and may name anyone.
 func (b *Bot) openCredSetModal(ctx context.Context, triggerID string, actor commands.Actor, user, key string) error {
 	var users []cg.User
-	if user == "" {
+	if user != "" {
+		if _, err := b.svc.ManagedUser(ctx, actor, user); err != nil {
+			view := messageView("Set a credential", b.errorReply(err, "cred set").Text)
+			if _, oerr := b.api.OpenViewContext(ctx, triggerID, *view); oerr != nil {
+				return fmt.Errorf("open the credential form's refusal: %w", oerr)
+			}
+			return nil
+		}
+	} else {
 		var err error
 		if users, err = b.svc.ListUsers(ctx, actor); err != nil {
 			return err

@@ -14,6 +14,7 @@ const (
 	EFORBIDDEN    = "forbidden"    // valid credentials, but not allowed to do this
 	ETOOLARGE     = "too_large"    // the request is larger than allowed
 	EUNAVAILABLE  = "unavailable"  // a dependency (Grafana, Slack, a database) is down or refused us
+	ERATELIMITED  = "rate_limited" // too many failed attempts from one client; try again later
 	EINTERNAL     = "internal"     // a bug or an unexpected failure; details are only logged
 )
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -95,8 +96,14 @@ func (s *Service) dashboardFor(ctx context.Context, actor Actor, ref string) (cg
 	} else {
 		d, err = s.db.Dashboards().ByUID(ctx, ref)
 	}
+	// A non-administrator learns nothing of others' dashboards: one of a user they may
+	// not manage is refused exactly as one that does not exist.
+	notFound := cg.Errorf(cg.ENOTFOUND, "no dashboard %q (see `dashboards <user>`)", ref)
+	if !actor.Admin {
+		notFound = cg.Errorf(cg.ENOTFOUND, "no dashboard %q among the users you may manage (see `dashboards <user>`)", ref)
+	}
 	if cg.ErrorCode(err) == cg.ENOTFOUND {
-		return d, cg.User{}, cg.Errorf(cg.ENOTFOUND, "no dashboard %q (see `dashboards <user>`)", ref)
+		return cg.Dashboard{}, cg.User{}, notFound
 	}
 	if err != nil {
 		return d, cg.User{}, err
@@ -106,7 +113,7 @@ func (s *Service) dashboardFor(ctx context.Context, actor Actor, ref string) (cg
 		return d, u, err
 	}
 	if !actor.mayManage(u) {
-		return d, u, cg.Errorf(cg.EFORBIDDEN, "that dashboard belongs to %s: only they or an administrator may change it", u.Name)
+		return cg.Dashboard{}, cg.User{}, notFound
 	}
 	return d, u, nil
 }
@@ -193,18 +200,26 @@ type Status struct {
 	Queue      int                       `json:"queue"`
 	Dashboards map[cg.DashboardState]int `json:"dashboards"`
 	Failures   []cg.Dashboard            `json:"failures,omitempty"` // the newest failed records
-	// Hint points to doctor when a component is failing.
-	Hint string    `json:"hint,omitempty"`
-	At   time.Time `json:"at"`
+	// Hint points an administrator to doctor when a component is failing.
+	Hint string `json:"hint,omitempty"`
+	// Everyone says the status covers every user (an administrator's). Otherwise it
+	// covers only Users, the users the actor may manage: the last scan's findings, the
+	// dashboard counts and the failures are theirs, the scan's and queue's totals are
+	// zero, and a component that is down carries no error text.
+	Everyone bool      `json:"everyone"`
+	Users    []string  `json:"users,omitempty"`
+	At       time.Time `json:"at"`
 }
 
 // DoctorHint is Status's pointer to doctor when something fails.
 const DoctorHint = "something is failing: `credential-grafana doctor` says what and how to fix it"
 
 // Status reports the database, the configured checks (Grafana, browser, Slack), the
-// last scan, the queue and the failed records. Anyone may ask.
+// last scan, the queue and the failed records. Anyone may ask; an administrator sees
+// everything, anyone else whether each component works and what concerns the users
+// they may manage (see Status.Everyone).
 func (s *Service) Status(ctx context.Context, actor Actor) (Status, error) {
-	st := Status{At: time.Now()}
+	st := Status{At: time.Now(), Everyone: actor.Admin}
 	dbStatus := ComponentStatus{Name: "database", OK: true}
 	if err := s.db.Ping(ctx); err != nil {
 		dbStatus = ComponentStatus{Name: "database", Error: err.Error()}
@@ -227,8 +242,13 @@ func (s *Service) Status(ctx context.Context, actor Actor) (Status, error) {
 		st.Components = append(st.Components, cs)
 	}
 	for _, c := range st.Components {
-		if !c.OK && c.Off == "" {
+		if !c.OK && c.Off == "" && actor.Admin {
 			st.Hint = DoctorHint
+		}
+	}
+	if !actor.Admin {
+		for i := range st.Components {
+			st.Components[i].Error = "" // errors name hosts and other tenants' settings
 		}
 	}
 	if run, found, err := s.db.LastScan(ctx); err != nil {
@@ -238,6 +258,9 @@ func (s *Service) Status(ctx context.Context, actor Actor) (Status, error) {
 		if err := json.Unmarshal(run.Detail, st.LastScan); err != nil {
 			return st, fmt.Errorf("read the last scan: %w", err)
 		}
+	}
+	if !actor.Admin {
+		return s.statusOfManaged(ctx, actor, st)
 	}
 	if s.pipeline != nil {
 		if n, err := s.pipeline.QueueDepth(ctx); err == nil {
@@ -249,6 +272,48 @@ func (s *Service) Status(ctx context.Context, actor Actor) (Status, error) {
 		return st, err
 	}
 	if st.Failures, err = s.db.Dashboards().Failed(ctx, 5); err != nil {
+		return st, err
+	}
+	return st, nil
+}
+
+// statusOfManaged narrows st to the users actor may manage.
+func (s *Service) statusOfManaged(ctx context.Context, actor Actor, st Status) (Status, error) {
+	users, err := s.managedUsers(ctx, actor)
+	if err != nil {
+		return st, err
+	}
+	ids := make([]int64, 0, len(users))
+	names := map[string]bool{}
+	for _, u := range users {
+		ids = append(ids, u.ID)
+		names[u.Name] = true
+		st.Users = append(st.Users, u.Name)
+	}
+	if st.LastScan != nil {
+		all := st.LastScan
+		mine := &scheduler.ScanResult{StartedAt: all.StartedAt, Duration: all.Duration}
+		for _, d := range all.New {
+			if slices.Contains(ids, d.UserID) {
+				mine.New = append(mine.New, d)
+			}
+		}
+		for _, d := range all.Incompatible {
+			if slices.Contains(ids, d.UserID) {
+				mine.Incompatible = append(mine.Incompatible, d)
+			}
+		}
+		for _, f := range all.Failures {
+			if names[f.User] {
+				mine.Failures = append(mine.Failures, f)
+			}
+		}
+		st.LastScan = mine
+	}
+	if st.Dashboards, err = s.db.Dashboards().CountByStateOf(ctx, ids); err != nil {
+		return st, err
+	}
+	if st.Failures, err = s.db.Dashboards().FailedOf(ctx, ids, 5); err != nil {
 		return st, err
 	}
 	return st, nil

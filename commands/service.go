@@ -110,6 +110,31 @@ func (a Actor) mayManage(u cg.User) bool {
 		(a.SlackUserID != "" && a.SlackUserID == u.SlackUserID)
 }
 
+// managedUsers returns the users actor may manage: every user for an administrator,
+// the users linked to the actor's Slack member or API key otherwise (none for an actor
+// that is neither).
+func (s *Service) managedUsers(ctx context.Context, actor Actor) ([]cg.User, error) {
+	all, err := s.users.List(ctx)
+	if err != nil || actor.Admin {
+		return all, err
+	}
+	var mine []cg.User
+	for _, u := range all {
+		if actor.mayManage(u) {
+			mine = append(mine, u)
+		}
+	}
+	return mine, nil
+}
+
+// ManagedUser returns the user ref names if actor may manage it, for a front-end that
+// shows a user before any operation on it (a form). Returns cg.EFORBIDDEN for a user the
+// actor may not manage, and for one that does not exist when the actor is no
+// administrator, so that nobody learns of others' users.
+func (s *Service) ManagedUser(ctx context.Context, actor Actor, ref string) (cg.User, error) {
+	return s.userFor(ctx, actor, ref)
+}
+
 func requireAdmin(a Actor, what string) error {
 	if !a.Admin {
 		return cg.Errorf(cg.EFORBIDDEN, "only an administrator may %s", what)

@@ -106,6 +106,19 @@ func (r Dashboards) CountByState(ctx context.Context) (map[cg.DashboardState]int
 	if err != nil {
 		return nil, err
 	}
+	return collectStateCounts(rows)
+}
+
+// CountByStateOf counts the records of the given users per state; no users, no counts.
+func (r Dashboards) CountByStateOf(ctx context.Context, userIDs []int64) (map[cg.DashboardState]int, error) {
+	rows, err := r.db.Pool.Query(ctx, "SELECT state, count(*) FROM dashboards WHERE user_id = ANY($1) GROUP BY state", userIDs)
+	if err != nil {
+		return nil, fmt.Errorf("count dashboards of %d users: %w", len(userIDs), err)
+	}
+	return collectStateCounts(rows)
+}
+
+func collectStateCounts(rows pgx.Rows) (map[cg.DashboardState]int, error) {
 	defer rows.Close()
 	out := map[cg.DashboardState]int{}
 	for rows.Next() {
@@ -305,6 +318,16 @@ func (r Dashboards) Failed(ctx context.Context, limit int) ([]cg.Dashboard, erro
 	rows, err := r.db.Pool.Query(ctx, "SELECT "+dashboardColumns+" FROM dashboards WHERE state = 'failed' ORDER BY updated_at DESC LIMIT $1", limit)
 	if err != nil {
 		return nil, err
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (cg.Dashboard, error) { return scanDashboard(row) })
+}
+
+// FailedOf returns the newest failed records of the given users; no users, no records.
+func (r Dashboards) FailedOf(ctx context.Context, userIDs []int64, limit int) ([]cg.Dashboard, error) {
+	rows, err := r.db.Pool.Query(ctx, "SELECT "+dashboardColumns+` FROM dashboards
+		WHERE state = 'failed' AND user_id = ANY($1) ORDER BY updated_at DESC LIMIT $2`, userIDs, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list failed dashboards of %d users: %w", len(userIDs), err)
 	}
 	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (cg.Dashboard, error) { return scanDashboard(row) })
 }

@@ -226,7 +226,7 @@ func TestHealthAndReadiness(t *testing.T) {
 	if r.status != 503 || r.body["ready"] != false {
 		t.Fatalf("readyz with the database closed: %d %s", r.status, r.raw)
 	}
-	if r := b.do(t, "GET", "/metrics", "", ""); r.status != 200 || !strings.Contains(r.raw, "go_goroutines") {
+	if r := b.do(t, "GET", "/metrics", adminToken, ""); r.status != 200 || !strings.Contains(r.raw, "go_goroutines") {
 		t.Fatalf("metrics: %d", r.status)
 	}
 }

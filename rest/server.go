@@ -1,14 +1,16 @@
 package rest
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -40,16 +42,30 @@ type Config struct {
 	MaxBodyBytes int64
 	// Checks run on /readyz; the master database's check is always first.
 	Checks []Check
-	// Registry serves /metrics. Defaults to a new registry with Go and process collectors.
+	// Registry serves /metrics: on this handler to the admin token only, and without a
+	// token on MetricsHandler (for a listener only the scraper reaches). Defaults to a new
+	// registry with Go and process collectors.
 	Registry *prometheus.Registry
-	Logger   zerolog.Logger
+	// AuthFailureBurst is how many failed token checks a client address may make in a
+	// row; after that it gets 429 with Retry-After until its bucket refills, at one try
+	// every AuthFailureRefill. Default to 10 and 6 seconds.
+	AuthFailureBurst  int
+	AuthFailureRefill time.Duration
+	// AuthFailureClients bounds the client addresses tracked; beyond it new addresses
+	// share one bucket. Defaults to 10000.
+	AuthFailureClients int
+	// Now is the clock of the failure limiter. Defaults to time.Now.
+	Now    func() time.Time
+	Logger zerolog.Logger
 }
 
 // Server is the REST API as an http.Handler.
 type Server struct {
-	cfg Config
-	mux *http.ServeMux
-	log zerolog.Logger
+	cfg      Config
+	mux      *http.ServeMux
+	metrics  http.Handler
+	failures *failureLimiter
+	log      zerolog.Logger
 }
 
 // New returns the REST handler.
@@ -61,9 +77,25 @@ func New(cfg Config) *Server {
 		cfg.Registry = prometheus.NewRegistry()
 		cfg.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
-	s := &Server{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger}
+	cfg.AuthFailureBurst = cmp.Or(cfg.AuthFailureBurst, 10)
+	cfg.AuthFailureRefill = cmp.Or(cfg.AuthFailureRefill, 6*time.Second)
+	cfg.AuthFailureClients = cmp.Or(cfg.AuthFailureClients, 10000)
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger,
+		metrics:  promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}),
+		failures: newFailureLimiter(cfg.AuthFailureBurst, cfg.AuthFailureRefill, cfg.AuthFailureClients, cfg.Now)}
 	s.routes()
 	return s
+}
+
+// MetricsHandler serves /metrics without a token, for a listener of its own (METRICS_ADDR)
+// that only the scraper can reach.
+func (s *Server) MetricsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", s.metrics)
+	return mux
 }
 
 func (s *Server) routes() {
@@ -71,7 +103,13 @@ func (s *Server) routes() {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	s.mux.HandleFunc("GET /readyz", s.readyz)
-	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{}))
+	s.mux.HandleFunc("GET /metrics", s.auth(func(w http.ResponseWriter, r *http.Request, actor commands.Actor) error {
+		if !actor.Admin {
+			return cg.Errorf(cg.EFORBIDDEN, "only the ADMIN_API_TOKEN may read /metrics on this port; scrape METRICS_ADDR instead")
+		}
+		s.metrics.ServeHTTP(w, r)
+		return nil
+	}))
 
 	s.mux.HandleFunc("POST /api/v1/users", s.auth(s.createUser))
 	s.mux.HandleFunc("GET /api/v1/users", s.auth(s.listUsers))
@@ -127,17 +165,70 @@ func (s *Server) auth(h handler) http.HandlerFunc {
 	}
 }
 
+// authenticate returns the actor of r's bearer token: the administrator for
+// ADMIN_API_TOKEN, a user for its API key. A client address whose checks failed too often
+// gets a rate-limited error (429) before its token is looked at; each failed check
+// (cg.EUNAUTHORIZED) counts against it.
 func (s *Server) authenticate(r *http.Request) (commands.Actor, error) {
+	client := clientAddress(r)
+	if wait := s.failures.wait(client); wait > 0 {
+		return commands.Actor{}, &rateLimitedError{wait: wait}
+	}
+	actor, err := s.checkToken(r)
+	if cg.ErrorCode(err) == cg.EUNAUTHORIZED {
+		s.failures.fail(client)
+		s.log.Warn().Str("client", client).Str("path", r.URL.Path).Msg("token check failed")
+	}
+	return actor, err
+}
+
+func (s *Server) checkToken(r *http.Request) (commands.Actor, error) {
 	h := r.Header.Get("Authorization")
 	token, ok := strings.CutPrefix(h, "Bearer ")
 	token = strings.TrimSpace(token)
 	if !ok || token == "" {
 		return commands.Actor{}, cg.Errorf(cg.EUNAUTHORIZED, "missing bearer token: send `Authorization: Bearer <ADMIN_API_TOKEN or the user's API key>`")
 	}
-	if admin := s.cfg.AdminToken.Reveal(); admin != "" && subtle.ConstantTimeCompare([]byte(token), []byte(admin)) == 1 {
+	if s.isAdminToken(token) {
 		return commands.Actor{Name: "rest:admin", Admin: true}, nil
 	}
 	return s.cfg.Service.Authenticate(r.Context(), token)
+}
+
+// isAdminToken compares token with ADMIN_API_TOKEN in constant time: their SHA-256
+// digests are compared, so neither the content nor the length of the admin token shows
+// in how long a wrong guess takes. (A user's API key is looked up by its SHA-256 digest.)
+func (s *Server) isAdminToken(token string) bool {
+	admin := s.cfg.AdminToken.Reveal()
+	if admin == "" {
+		return false
+	}
+	got, want := sha256.Sum256([]byte(token)), sha256.Sum256([]byte(admin))
+	return subtle.ConstantTimeCompare(got[:], want[:]) == 1
+}
+
+// clientAddress is the address a request came from, without its port: the peer's. A
+// proxy in front makes every client share the proxy's address (X-Forwarded-For is not
+// trusted: any client can send it).
+func clientAddress(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// rateLimitedError refuses a client whose token checks failed too often; it is answered
+// with 429 and Retry-After.
+type rateLimitedError struct{ wait time.Duration }
+
+func (e *rateLimitedError) Error() string { return e.cg().Error() }
+func (e *rateLimitedError) Unwrap() error { return e.cg() }
+func (e *rateLimitedError) retryAfter() int {
+	return max(1, int((e.wait+time.Second-1)/time.Second))
+}
+func (e *rateLimitedError) cg() *cg.Error {
+	return cg.Errorf(cg.ERATELIMITED, "too many failed token checks from your address: try again in %d seconds", e.retryAfter())
 }
 
 // fail writes err as JSON. Internal errors are logged with an id the user can quote;
@@ -169,6 +260,7 @@ var statusOf = map[string]int{
 	cg.EFORBIDDEN:    http.StatusForbidden,
 	cg.ETOOLARGE:     http.StatusRequestEntityTooLarge,
 	cg.EUNAVAILABLE:  http.StatusServiceUnavailable,
+	cg.ERATELIMITED:  http.StatusTooManyRequests,
 	cg.EINTERNAL:     http.StatusInternalServerError,
 }
 
@@ -184,6 +276,10 @@ func writeError(w http.ResponseWriter, err error) {
 	}
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="credential-grafana"`)
+	}
+	var rl *rateLimitedError
+	if errors.As(err, &rl) {
+		w.Header().Set("Retry-After", strconv.Itoa(rl.retryAfter()))
 	}
 	writeJSON(w, status, map[string]any{"error": map[string]string{"code": code, "message": cg.ErrorMessage(err)}})
 }
@@ -246,7 +342,19 @@ func decode(r *http.Request, v any) error {
 	return nil
 }
 
+// readyz answers whether the service is ready, and per check whether it is ok (and
+// optional). Only the ADMIN_API_TOKEN also gets each failed check's error, which may name
+// hosts and internal detail. Another bearer token counts as a failed token check.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	details := false
+	if r.Header.Get("Authorization") != "" {
+		actor, err := s.authenticate(r)
+		if cg.ErrorCode(err) == cg.ERATELIMITED {
+			s.fail(w, r, err)
+			return
+		}
+		details = err == nil && actor.Admin
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
 	checks := append([]Check{{Name: "database", Run: s.cfg.Service.Ping}}, s.cfg.Checks...)
@@ -254,10 +362,14 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ready := true
 	for _, c := range checks {
 		if err := c.Run(ctx); err != nil {
-			out[c.Name] = map[string]any{"ok": false, "optional": c.Optional, "error": cg.ErrorMessage(err)}
-			if cg.ErrorCode(err) == cg.EINTERNAL {
-				out[c.Name].(map[string]any)["error"] = err.Error()
+			check := map[string]any{"ok": false, "optional": c.Optional}
+			if details {
+				check["error"] = cg.ErrorMessage(err)
+				if cg.ErrorCode(err) == cg.EINTERNAL {
+					check["error"] = err.Error()
+				}
 			}
+			out[c.Name] = check
 			ready = ready && c.Optional
 			continue
 		}
