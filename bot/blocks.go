@@ -277,6 +277,9 @@ func statusReply(st commands.Status) reply {
 	if len(states) > 0 {
 		lines = append(lines, ":bar_chart: dashboards: "+strings.Join(states, " · "))
 	}
+	if st.Hint != "" {
+		lines = append(lines, ":stethoscope: "+esc(st.Hint))
+	}
 	blocks := append([]slack.Block{slack.NewHeaderBlock(plain("credential-grafana status"))}, sections(lines)...)
 	if len(st.Failures) > 0 {
 		var f []string
