@@ -4,7 +4,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run build test test-short lint bench clean
+.PHONY: help setup run build test test-short lint bench dist clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -31,5 +31,18 @@ lint: ## gofmt and go vet
 bench: setup ## run the benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./...
 
+DIST_DIR ?= dist
+GOOS    ?= $(shell $(GO) env GOOS)
+GOARCH  ?= $(shell $(GO) env GOARCH)
+DIST_NAME := credential-grafana-$(VERSION)-$(GOOS)-$(GOARCH)
+
+dist: ## build the release tarball $(DIST_DIR)/credential-grafana-<version>-<os>-<arch>.tar.gz
+	@rm -rf $(DIST_DIR)/$(DIST_NAME) && mkdir -p $(DIST_DIR)/$(DIST_NAME)
+	CGO_ENABLED=0 GOOS=$(GOOS) GOARCH=$(GOARCH) $(GO) build -trimpath -ldflags "-s -w $(LDFLAGS)" -o $(DIST_DIR)/$(DIST_NAME)/credential-grafana .
+	cp .env.example slack-app-manifest.yaml deploy/credential-grafana.service deploy/INSTALL.md $(DIST_DIR)/$(DIST_NAME)/
+	tar -C $(DIST_DIR) -czf $(DIST_DIR)/$(DIST_NAME).tar.gz $(DIST_NAME)
+	@rm -rf $(DIST_DIR)/$(DIST_NAME)
+	@echo "$(DIST_DIR)/$(DIST_NAME).tar.gz"
+
 clean: ## remove build output and recorded GIFs
-	rm -rf credential-grafana captures
+	rm -rf credential-grafana captures dist

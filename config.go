@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
@@ -123,7 +124,7 @@ func LoadConfig(envFile string) (Config, error) {
 // ParseConfig builds and validates a Config from variables.
 func ParseConfig(env map[string]string) (Config, error) {
 	var cfg Config
-	var problems []string
+	env, problems := readSecretFiles(env)
 	unparsed := map[string]bool{} // fields already reported as unparsable
 	rv := reflect.ValueOf(&cfg).Elem()
 	rt := rv.Type()
@@ -191,6 +192,82 @@ func ParseConfig(env map[string]string) (Config, error) {
 		return cfg, &ConfigError{Problems: problems}
 	}
 	return cfg, nil
+}
+
+// readSecretFiles returns env with each secret variable (a field of type cg.Secret) read
+// from a file where one is named: NAME_FILE (Docker and Kubernetes secrets), else
+// $CREDENTIALS_DIRECTORY/NAME (systemd's LoadCredential=NAME:…). A file that is missing,
+// unreadable or readable by every user is a problem, as is setting both NAME and
+// NAME_FILE. The value is the file's content without surrounding white space.
+func readSecretFiles(env map[string]string) (map[string]string, []string) {
+	out := make(map[string]string, len(env))
+	for k, v := range env {
+		out[k] = v
+	}
+	var problems []string
+	credDir := strings.TrimSpace(env["CREDENTIALS_DIRECTORY"])
+	rt := reflect.TypeOf(Config{})
+	for i := 0; i < rt.NumField(); i++ {
+		f := rt.Field(i)
+		if f.Type != reflect.TypeOf(cg.Secret("")) {
+			continue
+		}
+		name := f.Tag.Get("env")
+		path, fromVar := strings.TrimSpace(env[name+"_FILE"]), true
+		if path == "" && credDir != "" {
+			if p := filepath.Join(credDir, name); fileExists(p) && strings.TrimSpace(env[name]) == "" {
+				path, fromVar = p, false
+			}
+		}
+		if path == "" {
+			continue
+		}
+		where := name + "_FILE is " + strconvQuote(path)
+		if !fromVar {
+			where = name + " from $CREDENTIALS_DIRECTORY (" + path + ")"
+		}
+		if fromVar && strings.TrimSpace(env[name]) != "" {
+			problems = append(problems, fmt.Sprintf("both %s and %s_FILE are set: keep one", name, name))
+			continue
+		}
+		info, err := os.Stat(path)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("%s: %s; create it or fix the path", where, describeFileError(err)))
+			continue
+		}
+		if info.IsDir() {
+			problems = append(problems, fmt.Sprintf("%s: that is a directory, not a file", where))
+			continue
+		}
+		if info.Mode().Perm()&0o004 != 0 {
+			problems = append(problems, fmt.Sprintf("%s: the file is readable by every user (mode %04o); chmod 600 it (or 640 with the service's group)", where, info.Mode().Perm()))
+			continue
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("%s: %s", where, describeFileError(err)))
+			continue
+		}
+		out[name] = strings.TrimSpace(string(b))
+	}
+	return out, problems
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+func strconvQuote(s string) string { return strconv.Quote(s) }
+
+func describeFileError(err error) string {
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return "the file does not exist"
+	case errors.Is(err, os.ErrPermission):
+		return "the service may not read the file"
+	}
+	return err.Error()
 }
 
 var configValidator = func() *validator.Validate {

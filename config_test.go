@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -112,5 +114,69 @@ func TestConfigOrgIsolationNeedsAGrafanaServerAdmin(t *testing.T) {
 	org["GRAFANA_ISOLATION"] = "tenant"
 	if _, err = ParseConfig(org); err == nil || !strings.Contains(err.Error(), `GRAFANA_ISOLATION is "tenant": expected one of folder, org`) {
 		t.Fatalf("bad isolation: %v", err)
+	}
+}
+
+// TestConfigReadsSecretsFromFiles proves every secret variable also reads NAME_FILE and
+// $CREDENTIALS_DIRECTORY/NAME (systemd's LoadCredential), and that a missing or
+// world-readable file, or NAME with NAME_FILE, is a clear start-up error.
+func TestConfigReadsSecretsFromFiles(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string, mode os.FileMode) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, mode); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	keyFile := write("key", testKey+"\n", 0o600)
+	token := strings.Repeat("a", 30)
+	tokenFile := write("token", token, 0o640)
+	cfg, err := ParseConfig(map[string]string{"CREDENTIALS_KEY_FILE": keyFile, "ADMIN_API_TOKEN_FILE": tokenFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.CredentialsKey.Reveal() != testKey || cfg.AdminAPIToken.Reveal() != token {
+		t.Errorf("read %q and %q from the files", cfg.CredentialsKey.Reveal(), cfg.AdminAPIToken.Reveal())
+	}
+
+	creds := filepath.Join(dir, "credentials")
+	if err := os.Mkdir(creds, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(creds, "CREDENTIALS_KEY"), []byte(testKey), 0o400); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err = ParseConfig(map[string]string{"CREDENTIALS_DIRECTORY": creds})
+	if err != nil || cfg.CredentialsKey.Reveal() != testKey {
+		t.Errorf("from $CREDENTIALS_DIRECTORY: %v, %q", err, cfg.CredentialsKey.Reveal())
+	}
+
+	open := write("open", token, 0o644)
+	_, err = ParseConfig(map[string]string{
+		"CREDENTIALS_KEY_FILE":  filepath.Join(dir, "missing"),
+		"ADMIN_API_TOKEN_FILE":  open,
+		"SLACK_BOT_TOKEN":       "xoxb-" + token,
+		"SLACK_BOT_TOKEN_FILE":  tokenFile,
+		"GRAFANA_PASSWORD_FILE": dir,
+	})
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{
+		"CREDENTIALS_KEY_FILE is \"" + filepath.Join(dir, "missing") + "\": the file does not exist",
+		"ADMIN_API_TOKEN_FILE is \"" + open + "\": the file is readable by every user (mode 0644); chmod 600",
+		"both SLACK_BOT_TOKEN and SLACK_BOT_TOKEN_FILE are set",
+		"GRAFANA_PASSWORD_FILE is \"" + dir + "\": that is a directory",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in:\n%v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), token) {
+		t.Errorf("a secret is printed:\n%v", err)
 	}
 }
