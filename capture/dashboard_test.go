@@ -26,6 +26,9 @@ import (
 //	bars=gradient             bars get a gradient over their height instead of a flat fill
 //	fail=<title>,…            these panels show Grafana's error marker
 //	extra=<url>               an image and a script are loaded from this URL (a second origin)
+//	probe=<url>               the page reaches this origin every way a page can: fetch, a
+//	                          WebSocket, a worker's fetch, an iframe, a beacon, and a redirect
+//	                          from this server
 //	hang=1                    one request never finishes
 type dashboardServer struct {
 	*httptest.Server
@@ -51,6 +54,10 @@ func newDashboardServer(t testing.TB, token string) *dashboardServer {
 		fmt.Fprint(w, dashboardJS)
 	})
 	mux.HandleFunc("GET /api/ds/query", s.query)
+	mux.HandleFunc("GET /redirect", func(w http.ResponseWriter, r *http.Request) {
+		s.record(r)
+		http.Redirect(w, r, r.URL.Query().Get("to"), http.StatusFound)
+	})
 	mux.HandleFunc("GET /api/hang", func(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-r.Context().Done():
@@ -104,6 +111,7 @@ func (s *dashboardServer) page(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	err := pageTemplate.Execute(w, map[string]any{
 		"Extra": q.Get("extra"),
+		"Probe": q.Get("probe"),
 		"Hang":  q.Get("hang") == "1",
 		"Light": q.Get("theme") == "light",
 	})
@@ -183,6 +191,20 @@ var pageTemplate = template.Must(template.New("page").Parse(`<!doctype html>
 <div id="grid"></div>
 {{if .Extra}}<img src="{{.Extra}}/logo.png" width="16" height="16" style="position:absolute;left:-100px"><script src="{{.Extra}}/lib.js"></script>{{end}}
 {{if .Hang}}<script>fetch('/api/hang')</script>{{end}}
+{{if .Probe}}<iframe src="{{.Probe}}/frame" width="1" height="1" style="position:absolute;left:-100px"></iframe>
+<script>
+(() => {
+  const other = {{.Probe}};
+  fetch(other + '/fetch', {mode: 'no-cors'}).catch(() => {});
+  fetch('/redirect?to=' + encodeURIComponent(other + '/redirected')).catch(() => {});
+  try { new WebSocket(other.replace(/^http/, 'ws') + '/websocket'); } catch (e) {}
+  try { navigator.sendBeacon(other + '/beacon', 'x'); } catch (e) {}
+  try {
+    const src = 'fetch(' + JSON.stringify(other + '/worker') + ', {mode: "no-cors"}).catch(() => {});';
+    new Worker(URL.createObjectURL(new Blob([src], {type: 'text/javascript'})));
+  } catch (e) {}
+})();
+</script>{{end}}
 </body></html>`))
 
 const dashboardJS = `

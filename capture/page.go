@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/url"
 	"slices"
 	"strings"
@@ -82,35 +83,79 @@ const panelScript = `(() => {
 const paintScript = `new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))`
 
 // session is one recording's page in its own incognito browser context: it tracks the
-// requests in flight, adds the token to requests for the dashboard's origin, and waits for
-// readiness.
+// requests in flight, lets only requests to the dashboard's origin through (adding the token
+// to them), and waits for readiness.
 type session struct {
 	cfg    Config
 	ctx    context.Context
 	page   *rod.Page
-	origin string
+	origin string // the dashboard's origin, as grafanaOrigin gives it
 	token  cg.Secret
 
 	mu        sync.Mutex
 	inflight  map[proto.NetworkRequestID]string
 	docStatus int
 	docURL    string
+	blocked   []string // requests to other origins that were failed, once each
+}
+
+// grafanaOrigin is u's origin in one spelling: scheme and host in lower case, the default
+// port dropped ("http://LocalHost:80/x" and "http://localhost" give "http://localhost"), so
+// the same Grafana is recognised however a URL spells it. ok is false for a URL without an
+// http(s) scheme and a host.
+func grafanaOrigin(raw string) (origin string, ok bool) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "", false
+	}
+	scheme := strings.ToLower(u.Scheme)
+	if scheme != "http" && scheme != "https" {
+		return "", false
+	}
+	host, port := strings.ToLower(u.Hostname()), u.Port()
+	if host == "" {
+		return "", false
+	}
+	if (scheme == "http" && port == "80") || (scheme == "https" && port == "443") {
+		port = ""
+	}
+	if port != "" {
+		return scheme + "://" + net.JoinHostPort(host, port), true
+	}
+	if strings.Contains(host, ":") { // an IPv6 literal keeps its brackets
+		host = "[" + host + "]"
+	}
+	return scheme + "://" + host, true
 }
 
 // openSession opens a page in a new incognito context. close disposes of both.
 func openSession(parent context.Context, cfg Config, inst *instance, dashboard *url.URL, token cg.Secret) (s *session, closeFn func(), err error) {
+	origin, ok := grafanaOrigin(dashboard.String())
+	if !ok {
+		return nil, nil, fmt.Errorf("dashboard URL %s has no http(s) origin", redactURL(dashboard.String()))
+	}
+	s = &session{cfg: cfg, origin: origin, token: token, inflight: map[proto.NetworkRequestID]string{}}
+	proxy, err := startOriginProxy(origin, s.block)
+	if err != nil {
+		return nil, nil, fmt.Errorf("start the recording's proxy: %w", err)
+	}
 	// Cancelling ctx ends the event loop below, whatever the caller's context does.
 	ctx, cancelEvents := context.WithCancel(parent)
-	ib, err := inst.rod.Context(ctx).Incognito()
+	s.ctx = ctx
+	bc, err := proto.TargetCreateBrowserContext{ProxyServer: proxy.URL(), ProxyBypassList: "<-loopback>"}.Call(inst.rod.Context(ctx))
 	if err != nil {
 		cancelEvents()
+		proxy.Close()
 		return nil, nil, fmt.Errorf("create browser context: %w", err)
 	}
+	ib := *inst.rod.Context(ctx) // as rod.Browser.Incognito does, with the proxy set
+	ib.BrowserContextID = bc.BrowserContextID
 	closeFn = func() {
 		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = ib.Context(cctx).Close()
 		cancelEvents()
+		proxy.Close()
 	}
 	defer func() {
 		if err != nil {
@@ -122,14 +167,7 @@ func openSession(parent context.Context, cfg Config, inst *instance, dashboard *
 		return nil, nil, fmt.Errorf("open page: %w", err)
 	}
 	page = page.Context(ctx)
-	s = &session{
-		cfg:      cfg,
-		ctx:      ctx,
-		page:     page,
-		origin:   dashboard.Scheme + "://" + dashboard.Host,
-		token:    token,
-		inflight: map[proto.NetworkRequestID]string{},
-	}
+	s.page = page
 	err = proto.EmulationSetDeviceMetricsOverride{Width: cfg.Width, Height: cfg.Height, DeviceScaleFactor: 1}.Call(page)
 	if err != nil {
 		return nil, nil, fmt.Errorf("set viewport: %w", err)
@@ -140,27 +178,19 @@ func openSession(parent context.Context, cfg Config, inst *instance, dashboard *
 	if err = (proto.NetworkEnable{}).Call(page); err != nil {
 		return nil, nil, fmt.Errorf("enable network events: %w", err)
 	}
-	if !token.Empty() {
-		// Only requests whose URL starts with the dashboard's origin are paused, so the token
-		// cannot reach another host; onPaused checks the origin once more.
-		err = proto.FetchEnable{Patterns: []*proto.FetchRequestPattern{{
-			URLPattern:   s.origin + "/*",
-			RequestStage: proto.FetchRequestStageRequest,
-		}}}.Call(page)
-		if err != nil {
-			return nil, nil, fmt.Errorf("enable request interception: %w", err)
-		}
+	// Every request of the page is paused: onPaused fails those to other origins (so a
+	// dashboard cannot make the service fetch another host) and adds the token to the rest.
+	// What Fetch does not see (WebSockets, workers, frames in other processes) meets the
+	// context's proxy, which refuses other origins too.
+	err = proto.FetchEnable{Patterns: []*proto.FetchRequestPattern{{URLPattern: "*", RequestStage: proto.FetchRequestStageRequest}}}.Call(page)
+	if err != nil {
+		return nil, nil, fmt.Errorf("enable request interception: %w", err)
 	}
 	handlers := []any{
-		s.onRequest, s.onFinished, s.onFailed, s.onResponse,
+		s.onRequest, s.onFinished, s.onFailed, s.onResponse, s.onPaused,
 		func(e *proto.PageJavascriptDialogOpening) {
 			go func() { _ = proto.PageHandleJavaScriptDialog{Accept: false}.Call(page) }()
 		},
-	}
-	if !token.Empty() {
-		// Only with interception enabled above: for an event type whose domain is off, go-rod
-		// enables the domain itself, which for Fetch would pause every request.
-		handlers = append(handlers, s.onPaused)
 	}
 	go page.EachEvent(handlers...)()
 	return s, closeFn, nil
@@ -200,12 +230,28 @@ func (s *session) onResponse(e *proto.NetworkResponseReceived) {
 	s.mu.Unlock()
 }
 
-// onPaused continues an intercepted request, with the token when it goes to the dashboard's
-// origin. The request's own headers are kept; the override does not follow redirects.
+// onPaused fails an intercepted request to any origin but the dashboard's, and continues
+// the others, with the token when one is set. The request's own headers are kept; the
+// override does not follow redirects, and a redirect to another origin is paused again
+// and failed here.
 func (s *session) onPaused(e *proto.FetchRequestPaused) {
 	go func() {
+		u := e.Request.URL
+		if strings.HasPrefix(u, "data:") || strings.HasPrefix(u, "blob:") {
+			_ = proto.FetchContinueRequest{RequestID: e.RequestID}.Call(s.page) // never leaves the browser
+			return
+		}
+		if origin, ok := grafanaOrigin(u); !ok || origin != s.origin {
+			shown := "(unparsable URL)"
+			if p, err := url.Parse(u); err == nil {
+				shown = p.Scheme + "://" + p.Host
+			}
+			s.block(shown)
+			_ = proto.FetchFailRequest{RequestID: e.RequestID, ErrorReason: proto.NetworkErrorReasonBlockedByClient}.Call(s.page)
+			return
+		}
 		req := proto.FetchContinueRequest{RequestID: e.RequestID}
-		if u, err := url.Parse(e.Request.URL); err == nil && u.Scheme+"://"+u.Host == s.origin {
+		if !s.token.Empty() {
 			for k, v := range e.Request.Headers {
 				if !strings.EqualFold(k, "Authorization") {
 					req.Headers = append(req.Headers, &proto.FetchHeaderEntry{Name: k, Value: v.Str()})
@@ -215,6 +261,22 @@ func (s *session) onPaused(e *proto.FetchRequestPaused) {
 		}
 		_ = req.Call(s.page)
 	}()
+}
+
+// block remembers the origin (or host:port) of a refused request, for the log.
+func (s *session) block(shown string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !slices.Contains(s.blocked, shown) {
+		s.blocked = append(s.blocked, shown)
+	}
+}
+
+// blockedOrigins lists the other origins the page tried to reach.
+func (s *session) blockedOrigins() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.blocked)
 }
 
 func (s *session) pending() []string {

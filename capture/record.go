@@ -137,6 +137,11 @@ func (b *Browser) RecordGIF(ctx context.Context, rec Recording) (res Result, err
 	if err != nil {
 		return res, fmt.Errorf("record %s: %w", name, err)
 	}
+	defer func() {
+		if blocked := s.blockedOrigins(); len(blocked) > 0 {
+			log.Warn().Strs("blocked_origins", blocked).Msg("the dashboard page tried to reach other origins than Grafana's; refused")
+		}
+	}()
 	stream := newGIFStream(false)
 	pageOpen := true
 	defer func() {
