@@ -97,6 +97,9 @@ func runPipelineCommand(ctx context.Context, m *Main, args cliArgs, out printer)
 			case !c.OK:
 				state = "FAILING: " + c.Error
 			}
+			if c.Note != "" {
+				state += "; " + c.Note
+			}
 			fmt.Fprintf(out.w, "%-10s %s\n", c.Name, state)
 		}
 		if st.LastScan != nil {

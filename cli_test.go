@@ -191,3 +191,36 @@ func TestCLIScansOnceAndRecordsADashboardByHand(t *testing.T) {
 		t.Fatalf("capture without -o: %d %s", code, errOut)
 	}
 }
+
+// TestCLIStatusSaysChromiumRunsWithoutItsSandbox: when Chromium starts only without its
+// sandbox (here a wrapper that refuses as Chromium does without user namespaces), `status`
+// says so on the browser's line, with Chromium's reason.
+func TestCLIStatusSaysChromiumRunsWithoutItsSandbox(t *testing.T) {
+	envFile, cli := cliEnv(t)
+	dir, err := os.MkdirTemp("", "cg-no-sandbox-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil { // Chromium may run as nobody
+		t.Fatal(err)
+	}
+	wrapper := filepath.Join(dir, "chromium")
+	script := "#!/bin/sh\nfor a in \"$@\"; do [ \"$a\" = \"--no-sandbox\" ] && exec /usr/bin/chromium \"$@\"; done\n" +
+		"echo '[1:1:0101/000000.000000:FATAL:zygote_host_impl_linux.cc(128)] No usable sandbox!' >&2\nexit 1\n"
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(envFile, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fmt.Fprintf(f, "CHROMIUM_PATH=%s\n", wrapper); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	code, out, errOut := cli("", "status")
+	if code != 0 || !strings.Contains(out, "browser    ok; Chromium runs without its sandbox") || !strings.Contains(out, "No usable sandbox!") {
+		t.Fatalf("status does not say chromium has no sandbox: %d\n%s\n%s", code, out, errOut)
+	}
+}
