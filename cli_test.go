@@ -169,8 +169,13 @@ func TestCLIScansOnceAndRecordsADashboardByHand(t *testing.T) {
 
 	// capture: a page that behaves like a Grafana dashboard, stepped through by hand.
 	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/d/blank/") {
+			fmt.Fprint(w, `<html><body></body></html>`)
+			return
+		}
 		fmt.Fprintf(w, `<html><body style="background:#111;color:#eee;font:48px sans-serif">
-			<script>window.__grafanaRunningQueryCount = 0</script><h1>stage %s</h1></body></html>`, r.URL.Query().Get("var-stage"))
+			<script>window.__grafanaRunningQueryCount = 0</script>
+			<section data-testid="data-testid Panel header Stage"><h1>stage %s</h1></section></body></html>`, r.URL.Query().Get("var-stage"))
 	}))
 	defer page.Close()
 	target := filepath.Join(t.TempDir(), "out.gif")
@@ -186,6 +191,11 @@ func TestCLIScansOnceAndRecordsADashboardByHand(t *testing.T) {
 	g, err := gif.DecodeAll(f)
 	if err != nil || len(g.Image) != 3 {
 		t.Fatalf("the GIF has %v frames (%v), want 3", len(g.Image), err)
+	}
+	// A page that shows no dashboard is not recorded (it used to be, as a GIF of nothing).
+	code, _, errOut = cli("", "capture", page.URL+"/d/blank/run?kiosk", "-o", filepath.Join(t.TempDir(), "blank.gif"))
+	if code != 1 || !strings.Contains(errOut, "the page is blank") {
+		t.Fatalf("capture of a blank page: %d %s", code, errOut)
 	}
 	if code, _, errOut = cli("", "capture", page.URL); code != 2 || !strings.Contains(errOut, "-o out.gif") {
 		t.Fatalf("capture without -o: %d %s", code, errOut)

@@ -50,35 +50,6 @@ const pollScript = `(() => {
   };
 })()`
 
-// panelScript lists the panels and the ones showing an error. Grafana 11–13 (and our fake)
-// mark a panel with data-testid "data-testid Panel header <title>" and an error with a
-// descendant "data-testid Panel status error"; the message is in the marker's title (the fake)
-// or aria-label (Grafana's ToolbarButton labels itself with its tooltip), else its text.
-const panelScript = `(() => {
-  const prefix = 'data-testid Panel header ';
-  const headers = Array.from(document.querySelectorAll('[data-testid^="' + prefix + '"]'));
-  const titles = new Set(headers.map(h => h.getAttribute('data-testid').slice(prefix.length)));
-  const errors = [];
-  const seen = new Set();
-  for (const el of document.querySelectorAll('[data-testid="data-testid Panel status error"]')) {
-    const panel = el.closest('[data-testid^="' + prefix + '"]');
-    let title = panel ? panel.getAttribute('data-testid').slice(prefix.length) : '';
-    if (!panel) {
-      const box = el.closest('[data-viz-panel-key], .react-grid-item, section');
-      const h = box && box.querySelector('[data-testid^="' + prefix + '"]');
-      if (h) title = h.getAttribute('data-testid').slice(prefix.length);
-    }
-    if (seen.has(title)) continue;
-    seen.add(title);
-    let label = el.getAttribute('aria-label') || '';
-    if (label.startsWith('data-testid ')) label = label.slice('data-testid '.length);
-    if (label.startsWith('Panel status')) label = '';
-    const message = el.getAttribute('title') || label || (el.textContent || '').trim() || 'error';
-    errors.push({ title: title || '(untitled panel)', message });
-  }
-  return { panels: titles.size, errors };
-})()`
-
 // paintScript resolves after two animation frames, so what was drawn is on screen.
 const paintScript = `new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))`
 
@@ -86,11 +57,12 @@ const paintScript = `new Promise(r => requestAnimationFrame(() => requestAnimati
 // requests in flight, lets only requests to the dashboard's origin through (adding the token
 // to them), and waits for readiness.
 type session struct {
-	cfg    Config
-	ctx    context.Context
-	page   *rod.Page
-	origin string // the dashboard's origin, as grafanaOrigin gives it
-	token  cg.Secret
+	cfg     Config
+	ctx     context.Context
+	page    *rod.Page
+	origin  string // the dashboard's origin, as grafanaOrigin gives it
+	token   cg.Secret
+	current string // the URL last navigated to
 
 	mu        sync.Mutex
 	inflight  map[proto.NetworkRequestID]string
@@ -296,6 +268,7 @@ func (s *session) navigate(u string) error {
 	clear(s.inflight)
 	s.docStatus, s.docURL = 0, ""
 	s.mu.Unlock()
+	s.current = u
 	if err := s.page.Navigate(u); err != nil {
 		return fmt.Errorf("navigate to %s: %w", redactURL(u), err)
 	}
@@ -378,17 +351,6 @@ func (s *session) eval(script string, v any) error {
 		return fmt.Errorf("script failed: %s", res.ExceptionDetails.Text)
 	}
 	return json.Unmarshal([]byte(res.Result.Value.JSON("", "")), v)
-}
-
-type panelState struct {
-	Panels int          `json:"panels"`
-	Errors []PanelError `json:"errors"`
-}
-
-func (s *session) panels() (panelState, error) {
-	var ps panelState
-	err := s.eval(panelScript, &ps)
-	return ps, err
 }
 
 // screenshot takes a lossless PNG of the viewport.
