@@ -54,8 +54,8 @@ const pollScript = `(() => {
 const paintScript = `new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))`
 
 // session is one recording's page in its own incognito browser context: it tracks the
-// requests in flight, lets only requests to the dashboard's origin through (adding the token
-// to them), and waits for readiness.
+// requests in flight, lets only requests to the dashboard's origin through (its proxy), adds
+// the token to them, and waits for readiness.
 type session struct {
 	cfg     Config
 	ctx     context.Context
@@ -150,19 +150,27 @@ func openSession(parent context.Context, cfg Config, inst *instance, dashboard *
 	if err = (proto.NetworkEnable{}).Call(page); err != nil {
 		return nil, nil, fmt.Errorf("enable network events: %w", err)
 	}
-	// Every request of the page is paused: onPaused fails those to other origins (so a
-	// dashboard cannot make the service fetch another host) and adds the token to the rest.
-	// What Fetch does not see (WebSockets, workers, frames in other processes) meets the
-	// context's proxy, which refuses other origins too.
-	err = proto.FetchEnable{Patterns: []*proto.FetchRequestPattern{{URLPattern: "*", RequestStage: proto.FetchRequestStageRequest}}}.Call(page)
-	if err != nil {
-		return nil, nil, fmt.Errorf("enable request interception: %w", err)
+	// The context's proxy fails every request to another origin than the dashboard's, so a
+	// dashboard cannot make the service fetch another host (see originProxy). With a token,
+	// the requests to the dashboard's origin are paused to add it: only those (Chromium
+	// writes the origin of a URL as grafanaOrigin does), so the token cannot reach another
+	// host, and onPaused checks the origin once more.
+	if !token.Empty() {
+		err = proto.FetchEnable{Patterns: []*proto.FetchRequestPattern{{URLPattern: origin + "/*", RequestStage: proto.FetchRequestStageRequest}}}.Call(page)
+		if err != nil {
+			return nil, nil, fmt.Errorf("enable request interception: %w", err)
+		}
 	}
 	handlers := []any{
-		s.onRequest, s.onFinished, s.onFailed, s.onResponse, s.onPaused,
+		s.onRequest, s.onFinished, s.onFailed, s.onResponse,
 		func(e *proto.PageJavascriptDialogOpening) {
 			go func() { _ = proto.PageHandleJavaScriptDialog{Accept: false}.Call(page) }()
 		},
+	}
+	if !token.Empty() {
+		// Only with interception enabled above: for an event type whose domain is off, go-rod
+		// enables the domain itself, which for Fetch would pause every request.
+		handlers = append(handlers, s.onPaused)
 	}
 	go page.EachEvent(handlers...)()
 	return s, closeFn, nil
@@ -202,17 +210,12 @@ func (s *session) onResponse(e *proto.NetworkResponseReceived) {
 	s.mu.Unlock()
 }
 
-// onPaused fails an intercepted request to any origin but the dashboard's, and continues
-// the others, with the token when one is set. The request's own headers are kept; the
-// override does not follow redirects, and a redirect to another origin is paused again
-// and failed here.
+// onPaused continues a request intercepted for the token: with it when the request goes to
+// the dashboard's origin, else it fails the request. The request's own headers are kept;
+// the override does not follow redirects.
 func (s *session) onPaused(e *proto.FetchRequestPaused) {
 	go func() {
 		u := e.Request.URL
-		if strings.HasPrefix(u, "data:") || strings.HasPrefix(u, "blob:") {
-			_ = proto.FetchContinueRequest{RequestID: e.RequestID}.Call(s.page) // never leaves the browser
-			return
-		}
 		if origin, ok := grafanaOrigin(u); !ok || origin != s.origin {
 			shown := "(unparsable URL)"
 			if p, err := url.Parse(u); err == nil {
@@ -223,14 +226,12 @@ func (s *session) onPaused(e *proto.FetchRequestPaused) {
 			return
 		}
 		req := proto.FetchContinueRequest{RequestID: e.RequestID}
-		if !s.token.Empty() {
-			for k, v := range e.Request.Headers {
-				if !strings.EqualFold(k, "Authorization") {
-					req.Headers = append(req.Headers, &proto.FetchHeaderEntry{Name: k, Value: v.Str()})
-				}
+		for k, v := range e.Request.Headers {
+			if !strings.EqualFold(k, "Authorization") {
+				req.Headers = append(req.Headers, &proto.FetchHeaderEntry{Name: k, Value: v.Str()})
 			}
-			req.Headers = append(req.Headers, &proto.FetchHeaderEntry{Name: "Authorization", Value: "Bearer " + s.token.Reveal()})
 		}
+		req.Headers = append(req.Headers, &proto.FetchHeaderEntry{Name: "Authorization", Value: "Bearer " + s.token.Reveal()})
 		_ = req.Call(s.page)
 	}()
 }

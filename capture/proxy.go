@@ -12,12 +12,13 @@ import (
 )
 
 // originProxy is the HTTP proxy of one recording's browser context: it forwards what goes to
-// the dashboard's origin and refuses everything else with 403. It backs up the request
-// interception in session.onPaused, which does not see WebSocket handshakes (Chromium sends
-// them past the Fetch domain) nor the requests of workers and of frames in other processes;
-// a proxy set on the browser context (Target.createBrowserContext proxyServer) sees all of
-// them, loopback included ("<-loopback>" in the bypass list turns off Chromium's implicit
-// direct connection to localhost).
+// the dashboard's origin and fails everything else, so the request never reaches the other
+// host: a plain HTTP request has its connection closed without an answer (the page sees a
+// network error), a CONNECT tunnel (https, wss) is refused with 403. A proxy set on the
+// browser context (Target.createBrowserContext proxyServer) sees every request of the
+// context, loopback included ("<-loopback>" in the bypass list turns off Chromium's implicit
+// direct connection to localhost): documents, subresources, fetch, beacons, workers, frames in
+// other processes and WebSocket handshakes, which CDP's Fetch interception does not see.
 type originProxy struct {
 	origin   string // as grafanaOrigin gives it
 	hostPort string // the origin's host:port, the default port written out, for CONNECT
@@ -85,7 +86,14 @@ func (p *originProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if origin, ok := grafanaOrigin(r.URL.String()); !ok || origin != p.origin {
-		p.refuse(w, r.URL.Scheme+"://"+r.URL.Host)
+		p.note(r.URL.Scheme + "://" + r.URL.Host)
+		if hj, ok := w.(http.Hijacker); ok {
+			if c, _, err := hj.Hijack(); err == nil {
+				_ = c.Close() // no answer at all: the request fails in the page
+				return
+			}
+		}
+		http.Error(w, "refused", http.StatusForbidden)
 		return
 	}
 	p.forward.ServeHTTP(w, r)
@@ -95,7 +103,8 @@ func (p *originProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (p *originProxy) tunnel(w http.ResponseWriter, r *http.Request) {
 	host, port, err := net.SplitHostPort(r.Host)
 	if err != nil || net.JoinHostPort(strings.ToLower(host), port) != p.hostPort {
-		p.refuse(w, r.Host)
+		p.note(r.Host)
+		http.Error(w, "credential-grafana: the recording browser reaches only "+p.origin, http.StatusForbidden)
 		return
 	}
 	upstream, err := net.DialTimeout("tcp", p.hostPort, 30*time.Second)
@@ -131,9 +140,8 @@ func (p *originProxy) tunnel(w http.ResponseWriter, r *http.Request) {
 	p.mu.Unlock()
 }
 
-func (p *originProxy) refuse(w http.ResponseWriter, target string) {
+func (p *originProxy) note(target string) {
 	if p.onRefuse != nil {
 		p.onRefuse(target)
 	}
-	http.Error(w, "credential-grafana: the recording browser reaches only "+p.origin, http.StatusForbidden)
 }
