@@ -187,8 +187,12 @@ func (b *Browser) launch(ctx context.Context) (*instance, error) {
 	for _, mode := range launchModes() {
 		inst, err := b.launchAs(ctx, mode)
 		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, ErrChromiumMissing) {
-				return nil, err
+			// Only a Chromium that said why it would not start is tried another way; a
+			// sandboxed start is given up only when Chromium named its sandbox (or
+			// namespaces, or root) as the reason.
+			var early *exitedEarlyError
+			if ctx.Err() != nil || !errors.As(err, &early) || (mode.sandbox && !early.sandbox) {
+				return nil, cmp.Or(firstErr, err)
 			}
 			firstErr = cmp.Or(firstErr, err)
 			refused = append(refused, fmt.Sprintf("%s: %v", mode, err))
@@ -350,12 +354,26 @@ func start(ctx context.Context, bin string, args []string, asNobody bool, home s
 	case u := <-found:
 		return inst, u, nil
 	case <-inst.exited:
-		return nil, "", fmt.Errorf("chromium exited before it was ready (%v): %s", cmd.ProcessState, said.String())
+		said.mu.Lock()
+		sandbox := said.reason != ""
+		said.mu.Unlock()
+		return nil, "", &exitedEarlyError{state: cmd.ProcessState.String(), said: said.String(), sandbox: sandbox}
 	case <-timeout.C:
 	case <-ctx.Done():
 	}
 	_ = syscall.Kill(-inst.pid, syscall.SIGKILL)
 	return nil, "", fmt.Errorf("chromium did not announce its DevTools endpoint in time")
+}
+
+// exitedEarlyError is a Chromium that exited before announcing its DevTools endpoint.
+type exitedEarlyError struct {
+	state   string // how it exited
+	said    string // what it said on stderr (see chromiumSaid)
+	sandbox bool   // it named its sandbox, namespaces or root as the reason
+}
+
+func (e *exitedEarlyError) Error() string {
+	return fmt.Sprintf("chromium exited before it was ready (%s): %s", e.state, e.said)
 }
 
 // chromiumSaid keeps what Chromium wrote on stderr before it was ready: the line that names
@@ -365,7 +383,11 @@ type chromiumSaid struct {
 	reason, last string
 }
 
-var sandboxLine = regexp.MustCompile(`(?i)sandbox|running as root`)
+// sandboxLine matches Chromium's reasons for not starting with its sandbox: "No usable
+// sandbox!", "Running as root without --no-sandbox is not supported", "The SUID sandbox
+// helper binary was found, but is not configured correctly", "Failed to move to new
+// namespace: …".
+var sandboxLine = regexp.MustCompile(`(?i)sandbox|namespace|running as root`)
 
 func (c *chromiumSaid) add(line string) {
 	line = strings.TrimSpace(line)
