@@ -151,14 +151,16 @@ func captureCommand(ctx context.Context, m *Main, args cliArgs, out printer) err
 		}
 	}
 	// With the dashboard's Grafana, the page is checked against the dashboard as Grafana
-	// stores it (UID, title, every panel); without, only against what any dashboard shows.
+	// stores it (UID, title, every panel); without (or when Grafana does not give it to this
+	// token), only against what any dashboard shows.
 	var stored *grafana.DashboardWithMeta
+	var storedErr error
 	if client != nil {
-		if uid := dashboardUID(dash); uid != "" {
-			d, err := client.GetDashboard(ctx, uid)
-			if err != nil {
-				return err
-			}
+		if uid := dashboardUID(dash); uid == "" {
+			storedErr = cg.Errorf(cg.EINVALID, "%s is not a /d/<uid>/… dashboard URL", dash)
+		} else if d, err := client.GetDashboard(ctx, uid); err != nil {
+			storedErr = err
+		} else {
 			stored = &d
 			rec.Expect = capture.ExpectDashboard(d.Dashboard)
 		}
@@ -173,7 +175,7 @@ func captureCommand(ctx context.Context, m *Main, args cliArgs, out printer) err
 				return cg.Errorf(cg.EINVALID, "--var %s without values needs GRAFANA_BASE_URL to be the dashboard's Grafana; or give them: --var %s=a,b,c", name, name)
 			}
 			if stored == nil {
-				return cg.Errorf(cg.EINVALID, "%s is not a /d/<uid>/… dashboard URL", dash)
+				return storedErr
 			}
 			if rec.StepValues, err = dashboardVariable(ctx, client, *stored, name); err != nil {
 				return err

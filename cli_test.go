@@ -18,6 +18,8 @@ import (
 	"credential-grafana/commands/commandstest"
 	"credential-grafana/db"
 	"credential-grafana/db/dbtest"
+	"credential-grafana/grafana"
+	"credential-grafana/grafana/grafanatest"
 )
 
 // cliEnv writes an env file for a fresh master database and returns a function that
@@ -232,5 +234,53 @@ func TestCLIStatusSaysChromiumRunsWithoutItsSandbox(t *testing.T) {
 	code, out, errOut := cli("", "status")
 	if code != 0 || !strings.Contains(out, "browser    ok; Chromium runs without its sandbox") || !strings.Contains(out, "No usable sandbox!") {
 		t.Fatalf("status does not say chromium has no sandbox: %d\n%s\n%s", code, out, errOut)
+	}
+}
+
+// TestCLICaptureChecksThePageAgainstGrafanasDashboard: with GRAFANA_BASE_URL the dashboard's
+// Grafana, `capture` records a saved dashboard checked against it (every panel drawn), and
+// refuses a UID Grafana does not have with what the page said.
+func TestCLICaptureChecksThePageAgainstGrafanasDashboard(t *testing.T) {
+	envFile, cli := cliEnv(t)
+	ctx := t.Context()
+	database, _ := dbtest.NewDatabase(t)
+	if err := grafanatest.CreateRunTable(ctx, dbtest.Connect(t, database), cg.KindTiming, "gcd_nangate45_cli", grafanatest.SampleRun{}); err != nil {
+		t.Fatal(err)
+	}
+	g := grafanatest.New(t)
+	ds := g.AddDataSource(grafanatest.DataSource{Name: "timing", Type: grafana.PostgresType, URL: "127.0.0.1:5432", User: "postgres",
+		JSONData: map[string]any{"database": database, "sslmode": "disable"}})
+	client, err := grafana.New(grafana.Config{BaseURL: g.URL, Token: cg.Secret(g.Token)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	templates, err := grafana.LoadTemplates("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dash, uid, err := templates.Render(grafana.RenderRequest{User: "alice", Kind: cg.KindTiming, Table: "gcd_nangate45_cli", DataSourceUID: ds.UID,
+		Run: grafana.RunInfo{Design: "gcd", Platform: "nangate45", RunID: "cli"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved, err := client.SaveDashboard(ctx, grafana.SaveDashboardRequest{Dashboard: dash, Overwrite: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(envFile, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(f, "GRAFANA_BASE_URL=%s\nGRAFANA_API_KEY=%s\n", g.URL, g.Token)
+	f.Close()
+
+	target := filepath.Join(t.TempDir(), "timing.gif")
+	code, out, errOut := cli("", "capture", grafana.KioskURL(g.URL, uid, saved.Slug, 1, "dark", nil), "-o", target, "--var", "stage=floorplan,finish")
+	if code != 0 || !strings.Contains(out, "2 frames") {
+		t.Fatalf("capture of a saved dashboard: %d\n%s\n%s", code, out, errOut)
+	}
+	code, _, errOut = cli("", "capture", grafana.KioskURL(g.URL, "no-such-uid", "x", 1, "dark", nil), "-o", filepath.Join(t.TempDir(), "x.gif"))
+	if code == 0 || !strings.Contains(errOut, "Grafana answered 'Dashboard not found'") {
+		t.Fatalf("capture of an unknown dashboard: %d %s", code, errOut)
 	}
 }
