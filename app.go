@@ -138,7 +138,7 @@ func (m *Main) statusChecks() []commands.HealthCheck {
 		case "grafana":
 			grafanaCheck = commands.HealthCheck{Name: c.Name, Run: c.Run}
 		case "browser":
-			browserCheck = commands.HealthCheck{Name: c.Name, Run: c.Run}
+			browserCheck = commands.HealthCheck{Name: c.Name, Run: c.Run, Note: m.Browser.SandboxWarning}
 		}
 	}
 	slackCheck := commands.HealthCheck{Name: "slack", Run: func(ctx context.Context) error { return m.Bot.Check(ctx) }}

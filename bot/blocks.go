@@ -247,6 +247,8 @@ func statusReply(st commands.Status) reply {
 		switch {
 		case c.Off != "":
 			lines = append(lines, fmt.Sprintf(":heavy_minus_sign: *%s* off: %s", c.Name, esc(c.Off)))
+		case c.OK && c.Note != "":
+			lines = append(lines, fmt.Sprintf(":warning: *%s*: %s", c.Name, esc(c.Note)))
 		case c.OK:
 			lines = append(lines, fmt.Sprintf(":white_check_mark: *%s*", c.Name))
 		case c.Error == "": // only administrators see why

@@ -33,6 +33,9 @@ type HealthCheck struct {
 	// Off says the part is switched off by configuration, and why.
 	Off string
 	Run func(ctx context.Context) error
+	// Note, when set, is asked after Run and says something worth knowing about a part that
+	// works (the browser: that Chromium runs without its sandbox, and why); "" for nothing.
+	Note func() string
 }
 
 // Scan scans one user's databases now (ref), or every active user's (ref "", admins
@@ -191,6 +194,7 @@ type ComponentStatus struct {
 	OK    bool   `json:"ok"`
 	Off   string `json:"off,omitempty"`   // switched off by configuration, and why
 	Error string `json:"error,omitempty"` // what is wrong
+	Note  string `json:"note,omitempty"`  // worth knowing although it works (see HealthCheck.Note)
 }
 
 // Status is the service's state at a glance.
@@ -236,6 +240,9 @@ func (s *Service) Status(ctx context.Context, actor Actor) (Status, error) {
 				}
 			} else {
 				cs.OK = true
+			}
+			if c.Note != nil {
+				cs.Note = c.Note()
 			}
 			cancel()
 		}

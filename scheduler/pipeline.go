@@ -397,6 +397,16 @@ func (p *Pipeline) record(ctx context.Context, job *river.Job[RecordArgs]) error
 	if len(steps) > 1 {
 		rec.StepVariable, rec.StepValues = d.Kind.StepVariable(), steps
 	}
+	// The recorder checks the page against the dashboard as Grafana stores it: its UID,
+	// title and every panel drawn.
+	saved, err := g.GetDashboard(ctx, d.UID)
+	if err != nil {
+		if errors.Is(err, grafana.ErrUnauthorized) || errors.Is(err, grafana.ErrForbidden) {
+			return p.stop(ctx, d, StepCapture, err)
+		}
+		return p.retryErr(ctx, d, StepCapture, err)
+	}
+	rec.Expect = capture.ExpectDashboard(saved.Dashboard)
 	start := time.Now()
 	res, err := p.cfg.Browser.RecordGIF(ctx, rec)
 	if err != nil {
@@ -406,9 +416,6 @@ func (p *Pipeline) record(ctx context.Context, job *river.Job[RecordArgs]) error
 		return p.retryErr(ctx, d, StepCapture, err)
 	}
 	p.cfg.Metrics.recorded(time.Since(start))
-	if len(res.PanelErrors) > 0 {
-		p.log.Warn().Str("dashboard_uid", d.UID).Interface("panel_errors", res.PanelErrors).Msg("recorded with panel errors")
-	}
 	err = pgx.BeginFunc(ctx, p.cfg.DB.Pool, func(tx pgx.Tx) error {
 		if err := p.cfg.DB.Dashboards().MarkCaptured(ctx, tx, d.ID, res.Path); err != nil {
 			return err
