@@ -106,15 +106,17 @@ func openSession(parent context.Context, cfg Config, inst *instance, dashboard *
 		cancelEvents()
 		return nil, nil, fmt.Errorf("create browser context: %w", err)
 	}
-	closeFn = func() {
+	// closeSession, not the named result, which each failing return below sets to nil.
+	closeSession := func() {
 		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = ib.Context(cctx).Close()
 		cancelEvents()
 	}
+	closeFn = closeSession
 	defer func() {
 		if err != nil {
-			closeFn()
+			closeSession()
 		}
 	}()
 	page, err := ib.Page(proto.TargetCreateTarget{})
