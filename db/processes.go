@@ -128,13 +128,14 @@ func (d *DB) StrandedJobs(ctx context.Context) ([]StrandedJob, error) {
 // them. It changes them as River's own stuck-job rescuer does (riverpgxv5's
 // JobRescueMany: an attempt error appended, river:rescue_count in the metadata), but
 // makes them available now rather than after the retry policy's delay; a job out of
-// attempts is discarded, as River does. by names the process taking over, for the
-// job's error.
+// attempts is discarded, as River does. by names the process taking over: it never
+// takes over its own jobs (its beats were late, it is not dead).
 func (d *DB) TakeOverJobs(ctx context.Context, by string) ([]StrandedJob, error) {
 	rows, err := d.Pool.Query(ctx, `WITH stranded AS (
 		SELECT j.id, p.client_id, p.heartbeat_at, p.stopped_at IS NOT NULL AS stopped
 		FROM river_job j JOIN pipeline_processes p ON p.client_id = j.attempted_by[array_length(j.attempted_by, 1)]
 		WHERE j.state = 'running' AND (p.stopped_at IS NOT NULL OR p.heartbeat_at < now() - p.dead_after)
+			AND p.client_id <> $1::text
 		FOR UPDATE OF j SKIP LOCKED
 	)
 	UPDATE river_job j SET
