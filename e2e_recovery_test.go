@@ -150,3 +150,44 @@ func TestSIGTERMLetsARecordingFinishWithinShutdownTimeoutOrHandsItOverAndExitsIn
 		})
 	}
 }
+
+func TestSIGTERMExitsWithinShutdownTimeoutEvenWhenTheBrowserHangs(t *testing.T) {
+	f := newPipelineFixture(t, "SHUTDOWN_TIMEOUT=2000", "CAPTURE_FRAMES=4", "CAPTURE_FRAME_DELAY=200")
+	first := startService(t, f.serviceEnv)
+	f.createRunTable(t, cg.KindQOR, "jpeg_asap7_hang")
+	waitUntil(t, 90*time.Second, func() bool { return f.recording(t, first) },
+		func() string { return "the recording did not start\n" + first.log.String() })
+	// Freeze Chromium mid-recording: it answers nothing, to cancellation or to Close.
+	browsers := children(first.cmd.Process.Pid)
+	for _, pid := range browsers {
+		_ = syscall.Kill(pid, syscall.SIGSTOP)
+	}
+	t.Cleanup(func() {
+		for _, pid := range browsers {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			_ = syscall.Kill(pid, syscall.SIGCONT)
+		}
+	})
+	termAt := time.Now()
+	if err := first.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	// SHUTDOWN_TIMEOUT + 5 s is the bound; 20 s more is room for a loaded machine.
+	err := first.wait(27 * time.Second)
+	if err != nil && first.cmd.ProcessState == nil {
+		t.Fatalf("%v\n%s", err, first.log.String())
+	}
+	t.Logf("exited %s after SIGTERM: %v", time.Since(termAt).Round(time.Millisecond), err)
+	for _, pid := range browsers {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	// The job it could not finish is taken over by the next process and posted once.
+	second := startService(t, f.serviceEnv)
+	waitUntil(t, 90*time.Second, func() bool { return states(t, f.env, f.u.ID)[cg.DashboardPosted] == 1 },
+		func() string { return "not posted after the restart\n" + second.log.String() })
+	time.Sleep(2 * time.Second) // let any duplicate arrive
+	if n := len(f.s.CompletedUploads()); n != 1 {
+		t.Fatalf("%d uploads in Slack, want exactly 1", n)
+	}
+	second.stop(t)
+}
