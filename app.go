@@ -7,7 +7,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -104,7 +106,8 @@ func (m *Main) wire(ctx context.Context) error {
 		Frames: cfg.CaptureFrames, FrameDelay: cfg.CaptureFrameDelay,
 		Notifier: m.notifier(), SlackToken: cfg.SlackBotToken, SlackChannel: cfg.SlackChannelID,
 		RecordWorkers: cfg.CaptureConcurrency, JobTimeout: cfg.JobTimeout, RescueAfter: cfg.JobRescueAfter,
-		Metrics: metrics, Logger: log,
+		ShutdownTimeout: cfg.ShutdownTimeout,
+		Metrics:         metrics, Logger: log,
 	}
 	if m.Browser != nil {
 		pipelineCfg.Browser = m.Browser
@@ -168,7 +171,10 @@ func (m *Main) healthChecks() []rest.Check {
 }
 
 // Serve runs the REST API, the scan schedule and the pipeline (and, as they are
-// configured, the other front-ends) until ctx is cancelled, then shuts down gracefully.
+// configured, the other front-ends) until ctx is cancelled, then shuts down gracefully:
+// it stops taking new work, lets running jobs finish for up to SHUTDOWN_TIMEOUT, then
+// cancels them (they resume in another process). Whatever hangs, the process exits at
+// most shutdownGrace after SHUTDOWN_TIMEOUT.
 func (m *Main) Serve(ctx context.Context) error {
 	cfg := m.Config
 	if cfg.GrafanaBaseURL == "" {
@@ -184,7 +190,9 @@ func (m *Main) Serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := m.Pipeline.Start(ctx); err != nil {
+	// River's Start context is its hard stop (it cancels running jobs at once): SIGTERM
+	// must not cancel it, Stop below is the soft stop.
+	if err := m.Pipeline.Start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("start pipeline: %w", err)
 	}
 	trigger := scheduler.NewTrigger(schedule, m.Scanner, m.Log)
@@ -218,20 +226,51 @@ func (m *Main) Serve(ctx context.Context) error {
 	case err = <-errc:
 	case <-ctx.Done():
 	}
-	m.Log.Info().Msg("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	m.Log.Info().Dur("shutdown_timeout", cfg.ShutdownTimeout).Msg("shutting down: no new work; running jobs may finish")
+	// The last resort, for a part that does not stop when told: exit anyway. It stays
+	// armed past a return with jobs still running, for Close waits for their
+	// connections.
+	exitLater := time.AfterFunc(cfg.ShutdownTimeout+shutdownGrace-500*time.Millisecond, func() {
+		m.Log.Error().Dur("shutdown_timeout", cfg.ShutdownTimeout).Msg("shutdown did not finish in time; exiting now (jobs still running here are taken over by other processes)")
+		os.Exit(1)
+	})
+	// Every part stops at once and in parallel, each within the bound: the REST API
+	// and the bot finish their requests, the scan ends, the pipeline's jobs finish or
+	// are cancelled after SHUTDOWN_TIMEOUT.
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout+shutdownGrace-2*time.Second)
 	defer cancel()
-	if serr := srv.Shutdown(sctx); serr != nil && err == nil {
+	var wg sync.WaitGroup
+	var serr, perr error
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		hctx, hcancel := context.WithTimeout(sctx, min(20*time.Second, cfg.ShutdownTimeout))
+		defer hcancel()
+		serr = srv.Shutdown(hctx)
+	}()
+	go func() {
+		defer wg.Done()
+		stopFrontEnds()
+		trigger.Stop()
+	}()
+	go func() {
+		defer wg.Done()
+		perr = m.Pipeline.Stop(sctx)
+	}()
+	wg.Wait()
+	if perr == nil {
+		exitLater.Stop()
+	}
+	if serr != nil && err == nil {
 		err = fmt.Errorf("shut down REST API: %w", serr)
 	}
-	stopFrontEnds()
-	trigger.Stop()
-	if perr := m.Pipeline.Stop(sctx); perr != nil && err == nil && !errors.Is(perr, context.Canceled) {
+	if perr != nil && err == nil {
 		err = fmt.Errorf("stop pipeline: %w", perr)
 	}
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
+	m.Log.Info().Msg("stopped")
 	return nil
 }
 
@@ -258,6 +297,10 @@ func (m *Main) serveMetrics(h http.Handler) (stop func(), err error) {
 		_ = srv.Shutdown(ctx)
 	}, nil
 }
+
+// shutdownGrace is how long after SHUTDOWN_TIMEOUT a stopping process may take to
+// exit: its cancelled jobs return and are recorded.
+const shutdownGrace = 5 * time.Second
 
 // Close releases what NewMain opened.
 func (m *Main) Close() {

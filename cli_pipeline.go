@@ -106,6 +106,10 @@ func runPipelineCommand(ctx context.Context, m *Main, args cliArgs, out printer)
 			fmt.Fprintf(out.w, "last scan  %s: %d new, %d unreachable\n", st.LastScan.StartedAt.Format(time.RFC3339), len(st.LastScan.New), len(st.LastScan.Failures))
 		}
 		fmt.Fprintf(out.w, "queue      %d jobs\n", st.Queue)
+		for _, j := range st.Waiting {
+			fmt.Fprintf(out.w, "waiting    job %d %s (dashboard %d) to be taken over since %s: %s\n", j.JobID, j.Kind, j.DashboardID,
+				j.Since.Format(time.RFC3339), waitingReason(j))
+		}
 		for _, d := range st.Failures {
 			fmt.Fprintf(out.w, "failed     %s %s: %s\n", d.UID, d.Step, d.LastError)
 		}
@@ -275,4 +279,12 @@ func countFailed(findings []cg.Finding) int {
 		}
 	}
 	return n
+}
+
+// waitingReason says why a job waits to be taken over.
+func waitingReason(j commands.WaitingJob) string {
+	if j.Stopped {
+		return "its process " + j.Process + " stopped; the next heartbeat of another process takes it over"
+	}
+	return "its process " + j.Process + " stopped beating; taken over once it has been silent 10 s"
 }

@@ -88,6 +88,10 @@ type Config struct {
 	ScanMaxConns          int           `env:"SCAN_MAX_CONNS" default:"32" validate:"min=1,max=1000"`
 	JobTimeout            time.Duration `env:"JOB_TIMEOUT" unit:"ms" default:"600000" validate:"min=1s"`
 	JobRescueAfter        time.Duration `env:"JOB_RESCUE_AFTER" unit:"ms"`
+	// ShutdownTimeout is how long SIGTERM lets running jobs finish before it cancels
+	// them (they resume in another process); the process exits at most 5 s after it.
+	// Defaults to 60000 ms.
+	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" unit:"ms" default:"60000" validate:"min=1s,max=1h"`
 
 	LogLevel  string `env:"LOG_LEVEL" default:"info" validate:"oneof=trace debug info warn error"`
 	LogFormat string `env:"LOG_FORMAT" default:"auto" validate:"oneof=auto console json"`

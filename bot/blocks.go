@@ -271,6 +271,12 @@ func statusReply(st commands.Status) reply {
 	} else if len(st.Users) == 0 {
 		lines = append(lines, "No users are linked to you, so there is nothing more to show.")
 	}
+	if st.Everyone {
+		for _, j := range st.Waiting {
+			lines = append(lines, fmt.Sprintf(":hourglass: job %d %s (dashboard %d) waits to be taken over since %s UTC: its process %s stopped",
+				j.JobID, j.Kind, j.DashboardID, j.Since.UTC().Format("2006-01-02 15:04:05"), esc(j.Process)))
+		}
+	}
 	var states []string
 	for s, n := range st.Dashboards {
 		states = append(states, fmt.Sprintf("%s %d", s, n))

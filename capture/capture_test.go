@@ -432,3 +432,32 @@ func TestRecordGIF_LeavesNoGoroutinesBehind(t *testing.T) {
 		t.Errorf("%d goroutines before three recordings, %d after", before, after)
 	}
 }
+
+// A recording cancelled at any moment, a starting browser and the opening of the page
+// included (as the pipeline's shutdown cancels it), returns an error and never panics.
+func TestRecordGIF_CancelledAtAnyMomentReturnsAnError(t *testing.T) {
+	srv := newDashboardServer(t, "")
+	stop := errors.New("shutting down")
+	for d := 600 * time.Millisecond; d <= 1400*time.Millisecond; d += 200 * time.Millisecond {
+		b, err := New(Config{Width: 640, Height: 360, Timeout: 5 * time.Second, Dir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancelCause(t.Context())
+		timer := time.AfterFunc(d, func() { cancel(stop) })
+		_, err = func() (res Result, err error) {
+			defer func() {
+				if r := recover(); r != nil {
+					err = fmt.Errorf("panic: %v", r)
+				}
+			}()
+			return b.RecordGIF(ctx, Recording{URL: srv.dashboardURL("qor-live", "mode", "numbers"), Frames: 4, FrameDelay: 300 * time.Millisecond})
+		}()
+		timer.Stop()
+		cancel(nil)
+		_ = b.Close()
+		if err == nil || strings.HasPrefix(err.Error(), "panic") {
+			t.Fatalf("cancelled after %s: err = %v, want the recording's error", d, err)
+		}
+	}
+}

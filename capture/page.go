@@ -122,16 +122,18 @@ func openSession(parent context.Context, cfg Config, inst *instance, dashboard *
 	}
 	ib := *inst.rod.Context(ctx) // as rod.Browser.Incognito does, with the proxy set
 	ib.BrowserContextID = bc.BrowserContextID
-	closeFn = func() {
+	// closeSession, not the named result, which each failing return below sets to nil.
+	closeSession := func() {
 		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = ib.Context(cctx).Close()
 		cancelEvents()
 		proxy.Close()
 	}
+	closeFn = closeSession
 	defer func() {
 		if err != nil {
-			closeFn()
+			closeSession()
 		}
 	}()
 	page, err := ib.Page(proto.TargetCreateTarget{})

@@ -197,11 +197,27 @@ type ComponentStatus struct {
 	Note  string `json:"note,omitempty"`  // worth knowing although it works (see HealthCheck.Note)
 }
 
+// WaitingJob is a pipeline job whose process stopped or stopped beating: it waits to
+// be taken over by another process.
+type WaitingJob struct {
+	JobID       int64  `json:"job_id"`
+	Kind        string `json:"kind"` // build_dashboard, record_gif, post_slack
+	DashboardID int64  `json:"dashboard_id,omitempty"`
+	// Process is the one that was running it; Since its last heartbeat.
+	Process string    `json:"process"`
+	Since   time.Time `json:"since"`
+	// Stopped: the process stopped or is known dead, so the job is taken over at the
+	// next heartbeat of any process; otherwise once the process has been silent for
+	// its dead-after time (10 s by default).
+	Stopped bool `json:"stopped"`
+}
+
 // Status is the service's state at a glance.
 type Status struct {
 	Components []ComponentStatus         `json:"components"`
 	LastScan   *scheduler.ScanResult     `json:"last_scan,omitempty"`
 	Queue      int                       `json:"queue"`
+	Waiting    []WaitingJob              `json:"waiting,omitempty"` // jobs to be taken over, oldest first
 	Dashboards map[cg.DashboardState]int `json:"dashboards"`
 	Failures   []cg.Dashboard            `json:"failures,omitempty"` // the newest failed records
 	// Hint points an administrator to doctor when a component is failing.
@@ -274,7 +290,14 @@ func (s *Service) Status(ctx context.Context, actor Actor) (Status, error) {
 			st.Queue = n
 		}
 	}
-	var err error
+	stranded, err := s.db.StrandedJobs(ctx) // any process's, so the CLI sees them too
+	if err != nil {
+		return st, err
+	}
+	for _, j := range stranded {
+		st.Waiting = append(st.Waiting, WaitingJob{JobID: j.ID, Kind: j.Kind, DashboardID: j.DashboardID,
+			Process: j.ClientID, Since: j.Since, Stopped: j.Stopped})
+	}
 	if st.Dashboards, err = s.db.Dashboards().CountByState(ctx); err != nil {
 		return st, err
 	}

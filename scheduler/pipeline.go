@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -94,9 +95,21 @@ type PipelineConfig struct {
 	MaxAttempts int
 	// JobTimeout bounds one run of a job. Defaults to 10 minutes.
 	JobTimeout time.Duration
-	// RescueAfter is when a job left running by a process that died is run again.
-	// Defaults to JobTimeout + 1 minute.
+	// RescueAfter is when River's own rescuer runs again a job that has run this long,
+	// whatever its process: the backstop for a job hung in a live process. Defaults to
+	// JobTimeout + 1 minute. A process that dies is noticed sooner (HeartbeatInterval).
 	RescueAfter time.Duration
+	// HeartbeatInterval is how often this process says it is alive and looks for the
+	// jobs of processes that are not: those that stopped or died on this machine are
+	// taken over at once, others after DeadAfter of silence. Defaults to 2 seconds.
+	HeartbeatInterval time.Duration
+	// DeadAfter is how long a process may be silent before its running jobs are taken
+	// over. Defaults to 5 HeartbeatIntervals; at least 2.
+	DeadAfter time.Duration
+	// ShutdownTimeout is how long Stop lets running jobs finish before it cancels them;
+	// a cancelled job is made available again at once, without using an attempt, so
+	// another process resumes it. Defaults to 60 seconds.
+	ShutdownTimeout time.Duration
 	// PollInterval is how often idle workers look for jobs (they are also woken by
 	// LISTEN/NOTIFY). Defaults to 1 second.
 	PollInterval time.Duration
@@ -110,6 +123,13 @@ type Pipeline struct {
 	cfg   PipelineConfig
 	river *river.Client[pgx.Tx]
 	log   zerolog.Logger
+
+	live         *liveness
+	stopLiveness context.CancelFunc
+	livenessDone chan struct{}
+	// stopping is set once Stop is called: a job whose context ends then was
+	// interrupted by the shutdown, not failed.
+	stopping atomic.Bool
 
 	grafana *grafana.Clients
 }
@@ -143,6 +163,16 @@ func NewPipeline(cfg PipelineConfig) (*Pipeline, error) {
 	if cfg.ShareWait <= 0 {
 		cfg.ShareWait = 30 * time.Second
 	}
+	if cfg.HeartbeatInterval <= 0 {
+		cfg.HeartbeatInterval = 2 * time.Second
+	}
+	if cfg.DeadAfter <= 0 {
+		cfg.DeadAfter = 5 * cfg.HeartbeatInterval
+	}
+	cfg.DeadAfter = max(cfg.DeadAfter, 2*cfg.HeartbeatInterval)
+	if cfg.ShutdownTimeout <= 0 {
+		cfg.ShutdownTimeout = time.Minute
+	}
 	if cfg.Templates == nil {
 		t, err := grafana.LoadTemplates("")
 		if err != nil {
@@ -153,10 +183,14 @@ func NewPipeline(cfg PipelineConfig) (*Pipeline, error) {
 	cfg.Grafana.Logger = cfg.Logger
 	p := &Pipeline{cfg: cfg, log: cfg.Logger, grafana: grafana.NewClients(cfg.Grafana)}
 	workers := river.NewWorkers()
-	river.AddWorker(workers, river.WorkFunc(p.build))
-	river.AddWorker(workers, river.WorkFunc(p.record))
-	river.AddWorker(workers, river.WorkFunc(p.post))
+	river.AddWorker(workers, river.WorkFunc(interruptible(p, p.build)))
+	river.AddWorker(workers, river.WorkFunc(interruptible(p, p.record)))
+	river.AddWorker(workers, river.WorkFunc(interruptible(p, p.post)))
+	self := thisProcess(time.Now())
+	p.live = &liveness{db: cfg.DB, self: self, beatEvery: cfg.HeartbeatInterval, deadAfter: cfg.DeadAfter,
+		log: cfg.Logger.With().Str("process", self.ClientID).Logger(), waiting: map[int64]bool{}}
 	client, err := river.NewClient(riverpgxv5.New(cfg.DB.Pool), &river.Config{
+		ID: self.ClientID,
 		Queues: map[string]river.QueueConfig{
 			river.QueueDefault: {MaxWorkers: cfg.Workers},
 			"record":           {MaxWorkers: cfg.RecordWorkers},
@@ -167,7 +201,11 @@ func NewPipeline(cfg PipelineConfig) (*Pipeline, error) {
 		JobTimeout:           cfg.JobTimeout,
 		RescueStuckJobsAfter: cfg.RescueAfter,
 		FetchPollInterval:    cfg.PollInterval,
-		Logger:               slog.New(zerolog.NewSlogHandler(cfg.Logger.Level(max(cfg.Logger.GetLevel(), zerolog.WarnLevel)))),
+		// River's soft stop: Stop waits this long for running jobs, then cancels them,
+		// and a job that returns its context's error is made available again at once
+		// with its attempt given back (jobexecutor's isSoftStopCancelError).
+		SoftStopTimeout: cfg.ShutdownTimeout,
+		Logger:          slog.New(zerolog.NewSlogHandler(cfg.Logger.Level(max(cfg.Logger.GetLevel(), zerolog.WarnLevel)))),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("job queue: %w", err)
@@ -176,11 +214,69 @@ func NewPipeline(cfg PipelineConfig) (*Pipeline, error) {
 	return p, nil
 }
 
-// Start starts working jobs; Stop waits for the running ones to finish.
-func (p *Pipeline) Start(ctx context.Context) error { return p.river.Start(ctx) }
+// Start records this process's first heartbeat, takes over at once the jobs that
+// processes that died on this machine left running (this process's previous run, say),
+// and starts working jobs and beating. ctx is the hard stop: cancelling it cancels
+// running jobs at once, so give it one that a shutdown signal does not cancel, and
+// call Stop.
+func (p *Pipeline) Start(ctx context.Context) error {
+	if err := p.live.begin(ctx); err != nil {
+		return err
+	}
+	if err := p.river.Start(ctx); err != nil {
+		return err
+	}
+	lctx, cancel := context.WithCancel(ctx)
+	p.stopLiveness, p.livenessDone = cancel, make(chan struct{})
+	go func() {
+		defer close(p.livenessDone)
+		p.live.run(lctx)
+	}()
+	p.log.Info().Str("process", p.live.self.ClientID).Dur("heartbeat_interval", p.cfg.HeartbeatInterval).
+		Dur("dead_after", p.cfg.DeadAfter).Msg("pipeline started")
+	return nil
+}
 
-// Stop stops working jobs, letting running ones finish until ctx ends.
-func (p *Pipeline) Stop(ctx context.Context) error { return p.river.Stop(ctx) }
+// Stop stops taking new jobs and lets the running ones finish for up to
+// ShutdownTimeout, then cancels them; a cancelled job is made available again for
+// another process at once. It returns when the jobs have returned, or with ctx's error
+// when ctx ends first (give it ShutdownTimeout and a few seconds). Either way it then
+// records that this process stopped, so that any job still running here is taken over
+// by the others at their next beat.
+func (p *Pipeline) Stop(ctx context.Context) error {
+	p.stopping.Store(true)
+	err := p.river.Stop(ctx)
+	if p.stopLiveness != nil {
+		p.stopLiveness()
+		<-p.livenessDone
+	}
+	ectx, cancel := recordContext(ctx)
+	defer cancel()
+	if eerr := p.live.end(ectx); eerr != nil && err == nil {
+		err = eerr
+	}
+	return err
+}
+
+// interruptible wraps a step so that, when the pipeline stops and cancels it, it
+// returns its context's error, which River takes for an interrupted job (made available
+// again at once, the attempt given back) rather than a failure to retry later.
+func interruptible[T river.JobArgs](p *Pipeline, step func(context.Context, *river.Job[T]) error) func(context.Context, *river.Job[T]) error {
+	return func(ctx context.Context, job *river.Job[T]) error {
+		err := step(ctx, job)
+		if err == nil || !p.interrupted(ctx) {
+			return err
+		}
+		p.log.Info().Int64("job_id", job.ID).Str("job_kind", job.Kind).Str("error", err.Error()).
+			Msg("job interrupted by shutdown; another process resumes it")
+		return fmt.Errorf("interrupted by shutdown (%v): %w", err, context.Cause(ctx))
+	}
+}
+
+// interrupted reports whether ctx, a job's, was cancelled by Stop.
+func (p *Pipeline) interrupted(ctx context.Context) bool {
+	return p.stopping.Load() && errors.Is(ctx.Err(), context.Canceled)
+}
 
 // retryPolicy doubles the delay from base at each attempt, up to 10 minutes, with up to
 // 20% jitter so that failures of many jobs at once do not retry in step.
@@ -263,6 +359,9 @@ func recordContext(ctx context.Context) (context.Context, context.CancelFunc) {
 
 // retryErr records a step's error on the record and hands it back for River to retry.
 func (p *Pipeline) retryErr(ctx context.Context, d cg.Dashboard, step string, err error) error {
+	if p.interrupted(ctx) {
+		return err // not the step's fault: it resumes elsewhere
+	}
 	ctx, cancel := recordContext(ctx)
 	defer cancel()
 	if merr := p.cfg.DB.Dashboards().MarkError(ctx, d.ID, step, err.Error()); merr != nil {
