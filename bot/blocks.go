@@ -259,7 +259,7 @@ func statusReply(st commands.Status) reply {
 	}
 	switch {
 	case st.LastScan == nil:
-		lines = append(lines, ":mag: no scan yet")
+		lines = append(lines, ":mag: no scan recorded yet")
 	case st.Everyone:
 		lines = append(lines, fmt.Sprintf(":mag: last scan %s UTC: %s", st.LastScan.StartedAt.UTC().Format("2006-01-02 15:04:05"), scanSummary(st.LastScan)))
 	default:

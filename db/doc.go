@@ -4,5 +4,7 @@
 // roles and three databases; the discovery of run tables in them; and the pipeline
 // processes' heartbeats, with the taking over of a dead process's River jobs.
 //
-// SQL is written by hand here and nowhere else.
+// The master database's SQL is written by hand here and nowhere else. The queries of
+// users' run tables that compute a run's key figures live in scheduler/figures.go, beside
+// the figures; the test fakes run SQL of their own.
 package db

@@ -91,7 +91,8 @@ type PipelineConfig struct {
 	// RetryBase is the first retry's delay; each retry doubles it, with jitter, up to
 	// 10 minutes. Defaults to 5 seconds.
 	RetryBase time.Duration
-	// MaxAttempts of each job. Defaults to 12 (about two hours of retries).
+	// MaxAttempts of each job. Defaults to 12: with the default RetryBase the 11 retries
+	// wait about 51 minutes in all (55–60 with jitter), so a job gives up after about an hour.
 	MaxAttempts int
 	// JobTimeout bounds one run of a job. Defaults to 10 minutes.
 	JobTimeout time.Duration
