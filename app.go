@@ -77,8 +77,9 @@ func (m *Main) wire(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("TEMPLATES_DIR: %w", err)
 	}
+	allowed := cfg.AllowList(m.DB.Host())
 	grafanaCfg := grafana.Config{BaseURL: cfg.GrafanaBaseURL, Token: cfg.GrafanaAPIKey, BasicUser: cfg.GrafanaUser,
-		BasicPassword: cfg.GrafanaPassword, OrgID: cfg.GrafanaOrgID, Logger: log}
+		BasicPassword: cfg.GrafanaPassword, OrgID: cfg.GrafanaOrgID, AllowedURLs: allowed.GrafanaURLs, Logger: log}
 	m.Grafana = grafana.NewClients(grafanaCfg)
 
 	m.Browser, err = capture.New(capture.Config{
@@ -104,7 +105,7 @@ func (m *Main) wire(ctx context.Context) error {
 		Frames: cfg.CaptureFrames, FrameDelay: cfg.CaptureFrameDelay,
 		Notifier: m.notifier(), SlackToken: cfg.SlackBotToken, SlackChannel: cfg.SlackChannelID,
 		RecordWorkers: cfg.CaptureConcurrency, JobTimeout: cfg.JobTimeout, RescueAfter: cfg.JobRescueAfter,
-		Metrics: metrics, Logger: log,
+		Metrics: metrics, AllowedDBHosts: allowed.DBHosts, Logger: log,
 	}
 	if m.Browser != nil {
 		pipelineCfg.Browser = m.Browser
@@ -113,11 +114,12 @@ func (m *Main) wire(ctx context.Context) error {
 		return err
 	}
 	m.Scanner = scheduler.NewScanner(scheduler.ScannerConfig{DB: m.DB, Cipher: cipher, MaxConns: cfg.ScanMaxConns,
-		Enqueue: m.Pipeline.Enqueue, Metrics: metrics, Logger: log})
+		Enqueue: m.Pipeline.Enqueue, Metrics: metrics, AllowedDBHosts: allowed.DBHosts, Logger: log})
 
 	m.checks = m.healthChecks()
 	m.Commands = commands.New(commands.Config{
 		DB: m.DB, Cipher: cipher, Grafana: m.Grafana, Scanner: m.Scanner, Pipeline: m.Pipeline, Checks: m.statusChecks(),
+		Allowed: allowed,
 		Defaults: commands.Defaults{
 			DBHost: cfg.UserDBHost, DBPort: cfg.UserDBPort, DBSSLMode: cfg.UserDBSSLMode,
 			GrafanaURL: cfg.GrafanaBaseURL, SlackChannelID: cfg.SlackChannelID,

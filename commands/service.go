@@ -40,7 +40,10 @@ type Config struct {
 	Grafana *grafana.Clients
 	// Checks are the dependencies Status reports besides the database.
 	Checks []HealthCheck
-	Logger zerolog.Logger
+	// Allowed are the db_host and grafana_url values an administrator may set besides
+	// Defaults.DBHost and Defaults.GrafanaURL, which are always allowed.
+	Allowed cg.AllowList
+	Logger  zerolog.Logger
 }
 
 // Service runs the operations.
@@ -55,6 +58,7 @@ type Service struct {
 	pipeline Pipeline
 	grafana  *grafana.Clients
 	checks   []HealthCheck
+	allowed  cg.AllowList
 	log      zerolog.Logger
 }
 
@@ -69,6 +73,11 @@ func New(cfg Config) *Service {
 	if cfg.Defaults.DBSSLMode == "" {
 		cfg.Defaults.DBSSLMode = "disable"
 	}
+	// The service's own host and Grafana, which new users start with, are always allowed.
+	cfg.Allowed.DBHosts = append([]string{cfg.Defaults.DBHost}, cfg.Allowed.DBHosts...)
+	if cfg.Defaults.GrafanaURL != "" {
+		cfg.Allowed.GrafanaURLs = append([]string{cfg.Defaults.GrafanaURL}, cfg.Allowed.GrafanaURLs...)
+	}
 	return &Service{
 		db:       cfg.DB,
 		users:    cfg.DB.Users(),
@@ -80,6 +89,7 @@ func New(cfg Config) *Service {
 		pipeline: cfg.Pipeline,
 		grafana:  cfg.Grafana,
 		checks:   cfg.Checks,
+		allowed:  cfg.Allowed,
 		log:      cfg.Logger,
 	}
 }

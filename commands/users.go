@@ -128,14 +128,22 @@ func (s *Service) provision(ctx context.Context, actor Actor, u cg.User) (Create
 			if viewerPass, err = s.creds.SetIfAbsent(ctx, u.ID, "db_viewer_pass", randomPassword(), true); err != nil {
 				return err
 			}
-			plain := map[string]string{
-				"db_host":        s.defaults.DBHost,
-				"db_port":        strconv.Itoa(s.defaults.DBPort),
+			// System keys are derived again on every run, whatever they hold.
+			derived := map[string]string{
 				"db_user":        db.OwnerRole(u.Name),
 				"db_viewer_user": db.ViewerRole(u.Name),
 			}
 			for _, k := range cg.Kinds {
-				plain[k.DatabaseCredentialKey()] = k.DatabaseName(u.Name)
+				derived[k.DatabaseCredentialKey()] = k.DatabaseName(u.Name)
+			}
+			for k, v := range derived {
+				if _, err := s.creds.Set(ctx, u.ID, k, v, false); err != nil {
+					return err
+				}
+			}
+			plain := map[string]string{
+				"db_host": s.defaults.DBHost,
+				"db_port": strconv.Itoa(s.defaults.DBPort),
 			}
 			if s.defaults.GrafanaURL != "" {
 				plain["grafana_url"] = s.defaults.GrafanaURL

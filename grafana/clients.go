@@ -28,10 +28,16 @@ var ErrOff = cg.Errorf(cg.EUNAVAILABLE, "Grafana is not configured: set GRAFANA_
 func (cs *Clients) Enabled() bool { return cs.global.BaseURL != "" }
 
 // For returns the client for a user's credentials and the token it sends. Returns
-// ErrOff when there is no Grafana to use.
+// ErrOff when there is no Grafana to use, and a cg.EFORBIDDEN error when the user's
+// grafana_url is neither BaseURL nor one of AllowedURLs (a value stored before the
+// allow-list, or written around the commands, is refused here at use).
 func (cs *Clients) For(creds map[string]string) (*Client, cg.Secret, error) {
 	cfg := cs.global
 	if u, tok := creds["grafana_url"], creds["grafana_api_key"]; u != "" && tok != "" {
+		allowed := cg.AllowList{GrafanaURLs: append([]string{cs.global.BaseURL}, cs.global.AllowedURLs...)}
+		if err := allowed.CheckGrafanaURL(u); err != nil {
+			return nil, "", err
+		}
 		cfg.BaseURL, cfg.Token, cfg.BasicUser, cfg.BasicPassword = u, cg.Secret(tok), "", ""
 	}
 	if cfg.BaseURL == "" {

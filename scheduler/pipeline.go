@@ -97,7 +97,10 @@ type PipelineConfig struct {
 	PollInterval time.Duration
 	// Metrics, if set, counts what the pipeline does.
 	Metrics *Metrics
-	Logger  zerolog.Logger
+	// AllowedDBHosts are the only hosts a user's db_host may make the pipeline connect to
+	// (USER_DB_ALLOWED_HOSTS). Defaults to the master database's host.
+	AllowedDBHosts []string
+	Logger         zerolog.Logger
 }
 
 // Pipeline runs the durable jobs: dashboard -> GIF -> Slack post.
@@ -134,6 +137,9 @@ func NewPipeline(cfg PipelineConfig) (*Pipeline, error) {
 	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = time.Second
+	}
+	if len(cfg.AllowedDBHosts) == 0 {
+		cfg.AllowedDBHosts = []string{cfg.DB.Host()}
 	}
 	if cfg.Templates == nil {
 		t, err := grafana.LoadTemplates("")
@@ -267,7 +273,7 @@ func (p *Pipeline) retryErr(ctx context.Context, d cg.Dashboard, step string, er
 
 // viewerConn connects to the record's user database as the read-only role.
 func (p *Pipeline) viewerConn(ctx context.Context, j job) (*pgx.Conn, error) {
-	cfg, err := UserDatabase(j.creds, j.d.Kind)
+	cfg, err := UserDatabase(j.creds, j.d.Kind, p.cfg.AllowedDBHosts)
 	if err != nil {
 		return nil, err
 	}
