@@ -265,7 +265,8 @@ func (s *Service) ShowUser(ctx context.Context, actor Actor, ref string) (UserDe
 	return d, nil
 }
 
-// DisableUser stops scanning a user and refuses its API key; nothing is deleted.
+// DisableUser stops scanning a user, cancels its waiting and running pipeline jobs and
+// refuses its API key; nothing is deleted.
 func (s *Service) DisableUser(ctx context.Context, actor Actor, ref string) (cg.User, error) {
 	return s.setStatus(ctx, actor, ref, cg.UserDisabled, "user.disable", cg.UserActive)
 }
@@ -292,8 +293,33 @@ func (s *Service) setStatus(ctx context.Context, actor Actor, ref string, to cg.
 	if err := s.users.SetStatus(ctx, u.ID, to, ""); err != nil {
 		return u, err
 	}
-	s.record(ctx, actor, action, u.Name, nil)
+	var detail map[string]any
+	if to != cg.UserActive {
+		n, err := s.cancelJobs(ctx, u)
+		if err != nil {
+			return u, err
+		}
+		detail = map[string]any{"cancelled_jobs": n}
+	}
+	s.record(ctx, actor, action, u.Name, detail)
 	return s.users.ByID(ctx, u.ID)
+}
+
+// cancelJobs cancels the pipeline jobs of a user that is no longer active, so nothing
+// more is built, recorded or posted for it. Without a pipeline in this process there is
+// nothing to cancel from here; the steps still check the user's status.
+func (s *Service) cancelJobs(ctx context.Context, u cg.User) (int, error) {
+	if s.pipeline == nil {
+		return 0, nil
+	}
+	n, err := s.pipeline.CancelUserJobs(ctx, u.ID)
+	if err != nil {
+		return n, fmt.Errorf("cancel the jobs of user %s: %w", u.Name, err)
+	}
+	if n > 0 {
+		s.log.Info().Str("user", u.Name).Int("jobs", n).Msg("cancelled the jobs of an inactive user")
+	}
+	return n, nil
 }
 
 // RemoveOptions say how far removal goes.
@@ -310,7 +336,8 @@ type RemoveResult struct {
 	DroppedDatabases bool    `json:"dropped_databases"`
 }
 
-// RemoveUser deactivates a user, forgets its API key and removes its credentials. Its
+// RemoveUser deactivates a user, cancels its pipeline jobs, forgets its API key and
+// removes its credentials. Its
 // databases and roles are dropped only with DropDatabases and Yes. Only administrators may.
 func (s *Service) RemoveUser(ctx context.Context, actor Actor, ref string, opt RemoveOptions) (RemoveResult, error) {
 	if err := requireAdmin(actor, "remove users"); err != nil {
@@ -334,6 +361,10 @@ func (s *Service) RemoveUser(ctx context.Context, actor Actor, ref string, opt R
 	if err := s.users.SetStatus(ctx, u.ID, cg.UserRemoved, ""); err != nil {
 		return RemoveResult{}, err
 	}
+	cancelled, err := s.cancelJobs(ctx, u)
+	if err != nil {
+		return RemoveResult{}, err
+	}
 	if err := s.users.ClearAPIKey(ctx, u.ID); err != nil {
 		return RemoveResult{}, err
 	}
@@ -347,7 +378,7 @@ func (s *Service) RemoveUser(ctx context.Context, actor Actor, ref string, opt R
 		}
 		res.DroppedDatabases = true
 	}
-	s.record(ctx, actor, "user.remove", u.Name, map[string]any{"drop_databases": opt.DropDatabases})
+	s.record(ctx, actor, "user.remove", u.Name, map[string]any{"drop_databases": opt.DropDatabases, "cancelled_jobs": cancelled})
 	res.User, err = s.users.ByID(ctx, u.ID)
 	return res, err
 }
