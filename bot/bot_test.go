@@ -215,7 +215,7 @@ func TestHelpAndMalformedCommandsAnswerInTheAck(t *testing.T) {
 	_, ack := h.slash(aliceID, "help")
 	p := ackPayload(t, ack)
 	blocks, _ := json.Marshal(p["blocks"])
-	mustContain(t, "help", blockTexts(blocks), "/cg user add <name>", "e.g. `/cg cred set alice db_host db.example.com`", "<@"+adminID+">")
+	mustContain(t, "help", blockTexts(blocks), "/cg user add <name>", "e.g. `/cg cred set alice slack_channel_id C012AB3CD4E`", "<@"+adminID+">")
 	if p["response_type"] != "ephemeral" {
 		t.Errorf("help is %v", p["response_type"])
 	}

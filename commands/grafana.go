@@ -25,6 +25,11 @@ func (s *Service) provisionGrafana(ctx context.Context, u cg.User, creds map[str
 	if err != nil {
 		return false, err
 	}
+	// Grafana connects to db_host for the user: a stored value not on the allow-list is
+	// refused here too, not only when it is set.
+	if err := s.allowed.CheckDBHost(creds["db_host"]); err != nil {
+		return false, err
+	}
 	port, _ := strconv.Atoi(creds["db_port"])
 	req := grafana.ProvisionRequest{
 		User:           u.Name,

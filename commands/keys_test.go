@@ -9,6 +9,7 @@ import (
 	"credential-grafana/commands"
 	"credential-grafana/commands/commandstest"
 	"credential-grafana/db"
+	"credential-grafana/grafana/grafanatest"
 )
 
 func rolePassword(t *testing.T, env *commandstest.Env, role string) string {
@@ -82,5 +83,27 @@ func TestEveryKeyHasTheClassTheIssueGivesIt(t *testing.T) {
 	}
 	if !strings.Contains(commands.SystemKey.String(), "system") {
 		t.Error("SystemKey does not name itself")
+	}
+}
+
+// A db_host already in the database but not allowed is not handed to Grafana either.
+func TestGrafanaIsNeverGivenADBHostNotAllowed(t *testing.T) {
+	t.Parallel()
+	g := grafanatest.New(t)
+	env := commandstest.New(t, withGrafana(g))
+	ctx := context.Background()
+	name := env.UniqueUser(t, "dsh")
+	u := env.CreateUser(t, name).User
+	if _, err := env.DB.Credentials(env.Cipher).Set(ctx, u.ID, "db_host", "169.254.169.254", false); err != nil {
+		t.Fatal(err)
+	}
+	_, err := env.Service.RetryUser(ctx, commands.CLI, name)
+	if cg.ErrorCode(err) != cg.EFORBIDDEN || !strings.Contains(cg.ErrorMessage(err), "not in USER_DB_ALLOWED_HOSTS") {
+		t.Fatalf("retry with a db_host not allowed: %v", err)
+	}
+	for _, ds := range g.DataSources() {
+		if strings.Contains(ds.URL, "169.254.169.254") {
+			t.Fatalf("Grafana was given the data source %s", ds.URL)
+		}
 	}
 }

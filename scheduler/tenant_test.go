@@ -227,3 +227,36 @@ func TestAUserWithoutAChannelIsNotPostedElsewhere(t *testing.T) {
 		t.Fatalf("record step %s", d.Step)
 	}
 }
+
+// Issue 9: a grafana_url already in the database (stored before the allow-list, or
+// written around the commands) must not make the pipeline call that Grafana, nor
+// Chromium open it.
+func TestThePipelineNeverOpensAGrafanaNotAllowedEvenIfStored(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	other := grafanatest.New(t)
+	ctx := context.Background()
+	u, err := w.env.DB.Users().ByName(ctx, w.user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds := w.env.DB.Credentials(w.env.Cipher)
+	if _, err := creds.Set(ctx, u.ID, "grafana_url", other.URL, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := creds.Set(ctx, u.ID, "grafana_api_key", other.Token, true); err != nil {
+		t.Fatal(err)
+	}
+	w.createTable(t, cg.KindTiming, "gcd_asap7_elsewhere", grafanatest.SampleRun{Platform: "asap7"})
+	res := w.scan(t)
+	d := w.waitFor(t, res.New[0].ID, func(d cg.Dashboard) bool { return d.State == cg.DashboardFailed })
+	if d.Step != scheduler.StepDashboard || !strings.Contains(d.LastError, "not in GRAFANA_ALLOWED_URLS") {
+		t.Fatalf("record: step %s error %q", d.Step, d.LastError)
+	}
+	if n := other.Requests("", "/"); n != 0 {
+		t.Fatalf("%d requests to a Grafana that is not allowed", n)
+	}
+	if n := uploadsAnywhere(w); n != 0 {
+		t.Fatalf("%d uploads", n)
+	}
+}
