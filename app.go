@@ -79,8 +79,10 @@ func (m *Main) wire(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("TEMPLATES_DIR: %w", err)
 	}
+	allowed := cfg.AllowList(m.DB.Host())
 	grafanaCfg := grafana.Config{BaseURL: cfg.GrafanaBaseURL, Token: cfg.GrafanaAPIKey, BasicUser: cfg.GrafanaUser,
-		BasicPassword: cfg.GrafanaPassword, OrgID: cfg.GrafanaOrgID, Isolation: grafana.Isolation(cfg.GrafanaIsolation), Logger: log}
+		BasicPassword: cfg.GrafanaPassword, OrgID: cfg.GrafanaOrgID, Isolation: grafana.Isolation(cfg.GrafanaIsolation),
+		AllowedURLs: allowed.GrafanaURLs, Logger: log}
 	m.Grafana = grafana.NewClients(grafanaCfg)
 
 	m.Browser, err = capture.New(capture.Config{
@@ -104,10 +106,10 @@ func (m *Main) wire(ctx context.Context) error {
 	pipelineCfg := scheduler.PipelineConfig{
 		DB: m.DB, Cipher: cipher, Grafana: grafanaCfg, Templates: templates, Theme: cfg.CaptureTheme,
 		Frames: cfg.CaptureFrames, FrameDelay: cfg.CaptureFrameDelay,
-		Notifier: m.notifier(), SlackToken: cfg.SlackBotToken, SlackChannel: cfg.SlackChannelID,
+		Notifier: m.notifier(), SlackToken: cfg.SlackBotToken,
 		RecordWorkers: cfg.CaptureConcurrency, JobTimeout: cfg.JobTimeout, RescueAfter: cfg.JobRescueAfter,
 		ShutdownTimeout: cfg.ShutdownTimeout,
-		Metrics:         metrics, Logger: log,
+		Metrics:         metrics, AllowedDBHosts: allowed.DBHosts, Logger: log,
 	}
 	if m.Browser != nil {
 		pipelineCfg.Browser = m.Browser
@@ -116,12 +118,13 @@ func (m *Main) wire(ctx context.Context) error {
 		return err
 	}
 	m.Scanner = scheduler.NewScanner(scheduler.ScannerConfig{DB: m.DB, Cipher: cipher, MaxConns: cfg.ScanMaxConns,
-		Enqueue: m.Pipeline.Enqueue, Metrics: metrics, Logger: log})
+		Enqueue: m.Pipeline.Enqueue, Metrics: metrics, AllowedDBHosts: allowed.DBHosts, Logger: log})
 
 	m.checks = m.healthChecks()
 	m.Commands = commands.New(commands.Config{
 		DB: m.DB, Cipher: cipher, Grafana: m.Grafana, Scanner: m.Scanner, Pipeline: m.Pipeline, Checks: m.statusChecks(),
-		Doctor: m.doctorConfig(int(m.DB.Pool.Config().MaxConns)),
+		Doctor:  m.doctorConfig(int(m.DB.Pool.Config().MaxConns)),
+		Allowed: allowed,
 		Defaults: commands.Defaults{
 			DBHost: cfg.UserDBHost, DBPort: cfg.UserDBPort, DBSSLMode: cfg.UserDBSSLMode,
 			GrafanaURL: cfg.GrafanaBaseURL, SlackChannelID: cfg.SlackChannelID,

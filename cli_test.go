@@ -321,3 +321,33 @@ func TestCLICaptureChecksThePageAgainstGrafanasDashboard(t *testing.T) {
 		t.Fatalf("capture of an unknown dashboard: %d %s", code, errOut)
 	}
 }
+
+// Issue 9: the CLI is an administrator, yet it sets no system key and no connection key
+// outside the allow-lists; the values stay as they were.
+func TestCLIRefusesSystemKeysAndHostsNotAllowed(t *testing.T) {
+	_, cli := cliEnv(t)
+	user := dbtest.UniqueName("clik")
+	commandstest.DropUserLater(t, user)
+	if code, out, errOut := cli("", "user", "add", user); code != 0 {
+		t.Fatalf("user add: %d\n%s\n%s", code, out, errOut)
+	}
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"cred", "set", user, "grafana_uid_timing", "cg-bob-timing"}, "grafana_uid_timing is set by the service"},
+		{[]string{"cred", "set", user, "db_user", "postgres"}, "`user retry " + user + "`"},
+		{[]string{"cred", "delete", user, "db_viewer_pass"}, "db_viewer_pass is set by the service"},
+		{[]string{"cred", "set", user, "db_host", "169.254.169.254"}, "169.254.169.254 is not in USER_DB_ALLOWED_HOSTS"},
+		{[]string{"cred", "set", user, "grafana_url", "http://127.0.0.1:9/"}, "not in GRAFANA_ALLOWED_URLS"},
+	}
+	_, before, _ := cli("", "cred", "list", user)
+	for _, c := range cases {
+		if code, _, errOut := cli("", c.args...); code != 1 || !strings.Contains(errOut, c.want) {
+			t.Errorf("%v: %d %s; want 1 and %q", c.args, code, errOut, c.want)
+		}
+	}
+	if _, after, _ := cli("", "cred", "list", user); after != before {
+		t.Fatalf("refused commands changed the credentials:\n%s\n->\n%s", before, after)
+	}
+}

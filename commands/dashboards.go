@@ -25,6 +25,9 @@ type Pipeline interface {
 	Recapture(ctx context.Context, dashboardID int64) error
 	// QueueDepth counts the pipeline's jobs waiting or running.
 	QueueDepth(ctx context.Context) (int, error)
+	// CancelUserJobs cancels the waiting and running jobs of a user's dashboards and
+	// says how many there were.
+	CancelUserJobs(ctx context.Context, userID int64) (int, error)
 }
 
 // HealthCheck is one dependency's check for Status: nil error means healthy.

@@ -54,6 +54,9 @@ type Config struct {
 	// Logger receives one event per retried attempt. Defaults to a disabled logger.
 	// Tokens and passwords are never logged.
 	Logger zerolog.Logger
+	// AllowedURLs, used by Clients only, are the Grafana servers a user's grafana_url may
+	// name besides BaseURL (GRAFANA_ALLOWED_URLS). Defaults to none.
+	AllowedURLs []string
 }
 
 // Client talks to one Grafana. It is safe for concurrent use.

@@ -78,11 +78,13 @@ type PipelineConfig struct {
 
 	Notifier     Notifier
 	SlackToken   cg.Secret // the service's bot token
-	SlackChannel string    // the service's default channel; also where a user's broken channel is reported
+	SlackChannel string    // the service's channel: where a user's broken channel and permanent Slack errors are reported, never where its posts go
 	// ShareWait is how long a post waits for Slack to show the share of a completed
 	// upload (Slack shares it 1–3 s after the completion) before its job steps aside
 	// and checks again at its next try. Defaults to 30 seconds.
 	ShareWait time.Duration
+	// A user's posts go to its own slack_channel_id only: never to SLACK_CHANNEL_ID, which
+	// is only what new users start with, so a user whose channel was removed posts nowhere.
 
 	// Workers bounds the dashboard and post jobs worked at once. Defaults to 4.
 	Workers int
@@ -116,7 +118,10 @@ type PipelineConfig struct {
 	PollInterval time.Duration
 	// Metrics, if set, counts what the pipeline does.
 	Metrics *Metrics
-	Logger  zerolog.Logger
+	// AllowedDBHosts are the only hosts a user's db_host may make the pipeline connect to
+	// (USER_DB_ALLOWED_HOSTS). Defaults to the master database's host.
+	AllowedDBHosts []string
+	Logger         zerolog.Logger
 }
 
 // Pipeline runs the durable jobs: dashboard -> GIF -> Slack post.
@@ -173,6 +178,9 @@ func NewPipeline(cfg PipelineConfig) (*Pipeline, error) {
 	cfg.DeadAfter = max(cfg.DeadAfter, 2*cfg.HeartbeatInterval)
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = time.Minute
+	}
+	if len(cfg.AllowedDBHosts) == 0 {
+		cfg.AllowedDBHosts = []string{cfg.DB.Host()}
 	}
 	if cfg.Templates == nil {
 		t, err := grafana.LoadTemplates("")
@@ -313,6 +321,29 @@ func (p *Pipeline) Recapture(ctx context.Context, id int64) error {
 	})
 }
 
+// CancelUserJobs cancels every waiting or running job of userID's dashboards, in this
+// process or another: a waiting job never runs, a running one has its context cancelled
+// (River's JobCancel) and is not retried. A job enqueued by a step that was finishing
+// meanwhile stops by itself, as every step checks that the user is active. Returns how
+// many jobs were cancelled.
+func (p *Pipeline) CancelUserJobs(ctx context.Context, userID int64) (int, error) {
+	ids, err := p.cfg.DB.UserJobs(ctx, userID)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, id := range ids {
+		if _, err := p.river.JobCancel(ctx, id); err != nil {
+			if errors.Is(err, river.ErrNotFound) {
+				continue
+			}
+			return n, fmt.Errorf("cancel job %d: %w", id, err)
+		}
+		n++
+	}
+	return n, nil
+}
+
 // QueueDepth counts the jobs waiting or running.
 func (p *Pipeline) QueueDepth(ctx context.Context) (int, error) { return p.cfg.DB.QueueDepth(ctx) }
 
@@ -375,7 +406,7 @@ func (p *Pipeline) retryErr(ctx context.Context, d cg.Dashboard, step string, er
 
 // viewerConn connects to the record's user database as the read-only role.
 func (p *Pipeline) viewerConn(ctx context.Context, j job) (*pgx.Conn, error) {
-	cfg, err := UserDatabase(j.creds, j.d.Kind)
+	cfg, err := UserDatabase(j.creds, j.d.Kind, p.cfg.AllowedDBHosts)
 	if err != nil {
 		return nil, err
 	}
@@ -392,15 +423,16 @@ func (p *Pipeline) build(ctx context.Context, job *river.Job[BuildArgs]) error {
 	if d.State != cg.DashboardPending && d.State != cg.DashboardFailed && d.State != cg.DashboardCreated {
 		return nil // done before, or not for us
 	}
+	if err := p.checkActive(ctx, j, StepDashboard); err != nil {
+		return err
+	}
 	g, _, err := p.grafana.For(j.creds)
 	if err != nil {
 		return p.stop(ctx, d, StepDashboard, err)
 	}
-	dsUID := j.creds[d.Kind.DataSourceCredentialKey()]
-	if dsUID == "" {
-		return p.stop(ctx, d, StepDashboard, cg.Errorf(cg.ECONFLICT,
-			"user %s has no %s credential (its Grafana data source): run `user retry %s` or set it", j.user.Name, d.Kind.DataSourceCredentialKey(), j.user.Name))
-	}
+	// The data source is the one the service provisioned for this user and kind, never
+	// one a credential names.
+	dsUID := grafana.DataSourceUID(j.user.Name, d.Kind)
 	conn, err := p.viewerConn(ctx, j)
 	if err != nil {
 		return p.retryErr(ctx, d, StepDashboard, fmt.Errorf("reach %s: %w", d.Kind.DatabaseName(j.user.Name), err))
@@ -415,6 +447,9 @@ func (p *Pipeline) build(ctx context.Context, job *river.Job[BuildArgs]) error {
 		Run: grafana.RunInfo{Design: facts.Design, Platform: facts.Platform, RunID: facts.RunID, TimeUnit: facts.TimeUnit},
 	})
 	if err != nil {
+		return p.stop(ctx, d, StepDashboard, err)
+	}
+	if err := dash.CheckBoundTo(dsUID); err != nil {
 		return p.stop(ctx, d, StepDashboard, err)
 	}
 	steps, err := g.CheckDashboard(ctx, dash, d.Kind)
@@ -464,6 +499,9 @@ func (p *Pipeline) record(ctx context.Context, job *river.Job[RecordArgs]) error
 	d := j.d
 	if d.State != cg.DashboardCreated && d.State != cg.DashboardFailed {
 		return nil
+	}
+	if err := p.checkActive(ctx, j, StepCapture); err != nil {
+		return err
 	}
 	if p.cfg.Browser == nil {
 		return p.stop(ctx, d, StepCapture, cg.Errorf(cg.EUNAVAILABLE, "recording is off in this service (no browser)"))
@@ -531,25 +569,47 @@ func (p *Pipeline) record(ctx context.Context, job *river.Job[RecordArgs]) error
 
 // stepValues asks Grafana for the step variable's values of a saved dashboard.
 func (p *Pipeline) stepValues(ctx context.Context, g *grafana.Client, j job) ([]string, error) {
-	dsUID := j.creds[j.d.Kind.DataSourceCredentialKey()]
+	dsUID := grafana.DataSourceUID(j.user.Name, j.d.Kind)
 	dash, _, err := p.cfg.Templates.Render(grafana.RenderRequest{User: j.user.Name, Kind: j.d.Kind, Table: j.d.TableName, DataSourceUID: dsUID})
 	if err != nil {
+		return nil, err
+	}
+	if err := dash.CheckBoundTo(dsUID); err != nil {
 		return nil, err
 	}
 	return g.CheckDashboard(ctx, dash, j.d.Kind)
 }
 
-// slackTarget is the token and channel a user's posts go to.
+// slackTarget is the token and channel a user's posts go to: its own slack_bot_token,
+// else the service's, and its own slack_channel_id, never another channel ("" when it
+// has none).
 func (p *Pipeline) slackTarget(creds map[string]string) (cg.Secret, string) {
 	token := p.cfg.SlackToken
 	if t := creds["slack_bot_token"]; t != "" {
 		token = cg.Secret(t)
 	}
-	channel := p.cfg.SlackChannel
-	if c := creds["slack_channel_id"]; c != "" {
-		channel = c
+	return token, creds["slack_channel_id"]
+}
+
+// checkActive returns nil if the job's user is active, and otherwise records on the
+// dashboard why nothing more is done for it and cancels the job: nothing is built,
+// recorded or posted for a disabled or removed user.
+func (p *Pipeline) checkActive(ctx context.Context, j job, step string) error {
+	if j.user.Status == cg.UserActive {
+		return nil
 	}
-	return token, channel
+	return p.stop(ctx, j.d, step, cg.Errorf(cg.ECONFLICT,
+		"user %s is %s: nothing is built, recorded or posted for it; after `user enable %s`, `recapture` posts this dashboard", j.user.Name, j.user.Status, j.user.Name))
+}
+
+// stillActive reads the user's status again, just before something is posted for it.
+func (p *Pipeline) stillActive(ctx context.Context, j job, step string) error {
+	u, err := p.cfg.DB.Users().ByID(ctx, j.user.ID)
+	if err != nil {
+		return err
+	}
+	j.user = u
+	return p.checkActive(ctx, j, step)
 }
 
 func (p *Pipeline) post(ctx context.Context, job *river.Job[PostArgs]) error {
@@ -561,9 +621,16 @@ func (p *Pipeline) post(ctx context.Context, job *river.Job[PostArgs]) error {
 	if d.State == cg.DashboardPosted || d.State == cg.DashboardMuted {
 		return nil
 	}
+	if err := p.checkActive(ctx, j, StepPost); err != nil {
+		return err
+	}
 	token, channel := p.slackTarget(j.creds)
 	if p.cfg.Notifier == nil || token == "" || channel == "" {
-		msg := "Slack is not configured, so the GIF was recorded but not posted: set SLACK_BOT_TOKEN and SLACK_CHANNEL_ID (or the user's slack_bot_token and slack_channel_id), then recapture"
+		msg := "Slack is not configured, so the GIF was recorded but not posted: set SLACK_BOT_TOKEN (or the user's slack_bot_token), then recapture"
+		if channel == "" {
+			msg = fmt.Sprintf("user %s has no slack_channel_id, so the GIF was recorded but not posted (it never goes to another channel): set it (`cred set %s slack_channel_id C…`), or `user retry %s` gives it SLACK_CHANNEL_ID; then recapture",
+				j.user.Name, j.user.Name, j.user.Name)
+		}
 		if err := p.cfg.DB.Dashboards().MarkError(ctx, d.ID, StepPost, msg); err != nil {
 			return err
 		}
@@ -589,6 +656,9 @@ func (p *Pipeline) post(ctx context.Context, job *river.Job[PostArgs]) error {
 	post, err := p.buildPost(ctx, j, facts, token, channel)
 	if err != nil {
 		return p.retryErr(ctx, d, StepPost, err)
+	}
+	if err := p.stillActive(ctx, j, StepPost); err != nil {
+		return err
 	}
 	fileID, err := p.deliver(ctx, cur, post)
 	if err != nil {
@@ -763,7 +833,7 @@ func (p *Pipeline) buildPost(ctx context.Context, j job, facts db.RunFacts, toke
 // is best effort and never retried into a loop.
 func (p *Pipeline) tellOnce(ctx context.Context, j job, text string) {
 	token, channel := p.slackTarget(j.creds)
-	if p.cfg.Notifier == nil || token == "" || channel == "" || j.d.LastError == text {
+	if p.cfg.Notifier == nil || token == "" || channel == "" || j.d.LastError == text || j.user.Status != cg.UserActive {
 		return
 	}
 	if err := p.cfg.Notifier.Tell(ctx, token, channel, text); err != nil {
