@@ -106,7 +106,7 @@ func (m *Main) wire(ctx context.Context) error {
 	pipelineCfg := scheduler.PipelineConfig{
 		DB: m.DB, Cipher: cipher, Grafana: grafanaCfg, Templates: templates, Theme: cfg.CaptureTheme,
 		Frames: cfg.CaptureFrames, FrameDelay: cfg.CaptureFrameDelay,
-		Notifier: m.notifier(), SlackToken: cfg.SlackBotToken,
+		Notifier: m.notifier(), SlackToken: cfg.SlackBotToken, SlackChannel: cfg.SlackChannelID,
 		RecordWorkers: cfg.CaptureConcurrency, JobTimeout: cfg.JobTimeout, RescueAfter: cfg.JobRescueAfter,
 		ShutdownTimeout: cfg.ShutdownTimeout,
 		Metrics:         metrics, AllowedDBHosts: allowed.DBHosts, Logger: log,
