@@ -40,8 +40,9 @@ type UserPage struct {
 	More  int `json:"-"`
 }
 
-// cursorPrefix marks the cursors this package hands out; the encoding is not part of any
-// contract (clients pass a cursor back unchanged).
+// cursorPrefix marks the cursors this package hands out: a cursor carries the id of the
+// last item of its page, the list continues past it in the list's order. The encoding is
+// not part of any contract (clients pass a cursor back unchanged).
 const cursorPrefix = "after:"
 
 func encodeCursor(id int64) string {
@@ -151,4 +152,61 @@ func (s *Service) EachUser(ctx context.Context, actor Actor, fn func(cg.User) er
 		}
 		req.Cursor = page.NextCursor
 	}
+}
+
+// DashboardPage is one page of a user's run-table records, newest first.
+type DashboardPage struct {
+	Dashboards []cg.Dashboard `json:"dashboards"`
+	// NextCursor asks for the page after this one; "" on the last page.
+	NextCursor string `json:"next_cursor"`
+	// Total counts every record of the list and More those after this page; only when
+	// the request asked to Count.
+	Total int `json:"-"`
+	More  int `json:"-"`
+}
+
+// ListDashboardsPage returns one page of a user's run-table records (kind "" for all
+// kinds), newest first, with the cursor of the next page. Returns cg.EINVALID for a bad
+// kind, limit or cursor, and cg.EFORBIDDEN for a user actor may not manage.
+func (s *Service) ListDashboardsPage(ctx context.Context, actor Actor, ref, kind string, req PageRequest) (DashboardPage, error) {
+	u, err := s.userFor(ctx, actor, ref)
+	if err != nil {
+		return DashboardPage{}, err
+	}
+	var k cg.Kind
+	if kind != "" {
+		if k, err = cg.ParseKind(kind); err != nil {
+			return DashboardPage{}, err
+		}
+	}
+	limit, err := pageLimit(req.Limit)
+	if err != nil {
+		return DashboardPage{}, err
+	}
+	before, err := decodeCursor(req.Cursor)
+	if err != nil {
+		return DashboardPage{}, err
+	}
+	list, err := s.db.Dashboards().Page(ctx, u.ID, k, before, limit+1)
+	if err != nil {
+		return DashboardPage{}, err
+	}
+	page := DashboardPage{Dashboards: list}
+	if len(list) > limit {
+		page.Dashboards = list[:limit]
+		page.NextCursor = encodeCursor(page.Dashboards[limit-1].ID)
+	}
+	if page.Dashboards == nil {
+		page.Dashboards = []cg.Dashboard{}
+	}
+	if req.Count {
+		last := before
+		if n := len(page.Dashboards); n > 0 {
+			last = page.Dashboards[n-1].ID
+		}
+		if page.Total, page.More, err = s.db.Dashboards().Count(ctx, u.ID, k, last); err != nil {
+			return DashboardPage{}, err
+		}
+	}
+	return page, nil
 }
