@@ -231,11 +231,7 @@ func runCommand(ctx context.Context, svc *commands.Service, args cliArgs, stdin 
 		}
 		return out.createdUser(res)
 	case "user list":
-		users, err := svc.ListUsers(ctx, actor)
-		if err != nil {
-			return err
-		}
-		return out.users(users)
+		return out.users(func(fn func(cg.User) error) error { return svc.EachUser(ctx, actor, fn) })
 	case "user show":
 		if err := need(args, 3, "user show <name|id>"); err != nil {
 			return err
@@ -363,23 +359,53 @@ func (p printer) createdUser(res commands.CreateUserResult) error {
 	return nil
 }
 
-func (p printer) users(users []cg.User) error {
+// users prints every user each yields, as it yields them (a page at a time), so that a
+// long list never sits in memory whole: --json as one array; text as a table whose
+// columns are aligned within each page of commands.MaxPageLimit users.
+func (p printer) users(each func(fn func(cg.User) error) error) error {
 	if p.json {
-		if users == nil {
-			users = []cg.User{}
+		n := 0
+		err := each(func(u cg.User) error {
+			b, err := json.MarshalIndent(u, "  ", "  ")
+			if err != nil {
+				return err
+			}
+			sep := ",\n  "
+			if n == 0 {
+				sep = "[\n  "
+			}
+			n++
+			_, err = fmt.Fprintf(p.w, "%s%s", sep, b)
+			return err
+		})
+		if err != nil {
+			return err
 		}
-		return p.encode(users)
+		end := "\n]\n"
+		if n == 0 {
+			end = "[]\n"
+		}
+		_, err = io.WriteString(p.w, end)
+		return err
 	}
 	tw := tabwriter.NewWriter(p.w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tNAME\tSTATUS\tSLACK\tCREATED")
-	for _, u := range users {
+	n := 0
+	err := each(func(u cg.User) error {
 		status := string(u.Status)
 		if u.StatusReason != "" {
 			status += " (" + u.StatusReason + ")"
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", u.ID, u.Name, status, u.SlackUserID, u.CreatedAt.Format("2006-01-02 15:04"))
+		if n++; n%commands.MaxPageLimit == 0 {
+			return tw.Flush()
+		}
+		return nil
+	})
+	if ferr := tw.Flush(); err == nil {
+		err = ferr
 	}
-	return tw.Flush()
+	return err
 }
 
 func (p printer) userDetail(d commands.UserDetail) error {

@@ -95,10 +95,10 @@ func TestEverythingBuiltFromHostileDataIsAcceptedBySlack(t *testing.T) {
 		noHostileControls("pipeline message", m.Controls())
 	}
 	replies := map[string]reply{
-		"user list":  userListReply("/cg", users),
+		"user list":  userListReply("/cg", commands.UserPage{Users: users, NextCursor: long("c", 100), Total: len(users) + 7, More: 7}),
 		"cred list":  credListReply("/cg", long("c", 500), creds),
 		"user show":  userShowReply("/cg", commands.UserDetail{User: users[0], Credentials: creds}),
-		"dashboards": dashboardsReply("/cg", long("d", 500), dashboards),
+		"dashboards": dashboardsReply("/cg", long("d", 500), "TIMING", commands.DashboardPage{Dashboards: dashboards, NextCursor: long("c", 100), More: 3}),
 		"status":     statusReply(commands.Status{Failures: dashboards}),
 	}
 	for what, r := range replies {
@@ -126,7 +126,7 @@ func TestEverythingBuiltFromHostileDataIsAcceptedBySlack(t *testing.T) {
 		_, err := api.OpenView(srv.IssueTrigger("U0ALICE001"), v)
 		check(what, err)
 	}
-	home := slack.HomeTabViewRequest{Type: slack.VTHomeTab, Blocks: slack.Blocks{BlockSet: HomeBlocks("/cg", commands.Actor{Admin: true}, users, recent, "Ask someone.")}}
+	home := slack.HomeTabViewRequest{Type: slack.VTHomeTab, Blocks: slack.Blocks{BlockSet: HomeBlocks("/cg", commands.Actor{Admin: true}, commands.UserPage{Users: users, More: 40}, recent, "Ask someone.")}}
 	_, err = api.PublishView("U0ALICE001", home, "")
 	check("app home", err)
 	raw, _ := srv.HomeView("U0ALICE001")

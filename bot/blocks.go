@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -107,19 +108,43 @@ func userLine(u cg.User) string {
 	return line
 }
 
-// userListReply lists users with their status and owner.
-func userListReply(cmd string, users []cg.User) reply {
+// userListReply lists a page of users with their status and owner; when more follow, it
+// says how many and offers a "Show more" button (ActionUserListMore, the next page's
+// cursor as its value) and the CLI and REST lists that give them all.
+func userListReply(cmd string, page commands.UserPage) reply {
+	users := page.Users
 	if len(users) == 0 {
 		return reply{Text: "No users you may manage yet. An administrator adds one with `" + cmd + " user add &lt;name&gt;`."}
 	}
-	blocks := []slack.Block{slack.NewHeaderBlock(plain(fmt.Sprintf("Users (%d)", len(users))))}
+	title := fmt.Sprintf("Users (%d)", len(users))
+	if first := page.Total - page.More - len(users) + 1; page.Total > len(users) && first >= 1 {
+		title = fmt.Sprintf("Users %d–%d of %d", first, first+len(users)-1, page.Total)
+	}
+	blocks := []slack.Block{slack.NewHeaderBlock(plain(title))}
 	lines := make([]string, 0, len(users))
 	for _, u := range users {
 		lines = append(lines, userLine(u))
 	}
 	blocks = append(blocks, sections(lines)...)
 	blocks = append(blocks, slack.NewContextBlock("", mrkdwn("`"+cmd+" user show &lt;name&gt;` shows one with its credentials.")))
-	return reply{Text: fmt.Sprintf("%d users", len(users)), Blocks: capBlocks(blocks, 50)}
+	if page.NextCursor != "" {
+		blocks = append(blocks, moreBlocks(page.More, ActionUserListMore, page.NextCursor,
+			"`credential-grafana user list` (CLI) or `GET /api/v1/users` (REST, paged) lists them all")...)
+	}
+	return reply{Text: fmt.Sprintf("%d users", len(users)), Blocks: capBlocks(blocks, maxMessageBlocks)}
+}
+
+// moreBlocks say that more items follow a page (more of them, when counted) and offer
+// the "Show more" button with value (the next page's cursor), and where else to see all.
+func moreBlocks(more int, actionID, value, elsewhere string) []slack.Block {
+	text := "… and more"
+	if more > 0 {
+		text = fmt.Sprintf("… and %d more", more)
+	}
+	return []slack.Block{
+		slack.NewContextBlock("", mrkdwn(text+": *Show more* lists the next ones; "+elsewhere+".")),
+		slack.NewActionBlock("", slack.NewButtonBlockElement(actionID, value, plain("Show more"))),
+	}
 }
 
 func credLines(creds []cg.Credential) []string {
@@ -190,7 +215,11 @@ func dashboardLine(d cg.Dashboard) string {
 	return line
 }
 
-func dashboardsReply(cmd, user string, list []cg.Dashboard) reply {
+// dashboardsReply lists a page of a user's runs (of kind, "" for every kind), newest
+// first; when more follow, it says how many and offers a "Show more" button
+// (ActionDashboardsMore) and the CLI list.
+func dashboardsReply(cmd, user, kind string, page commands.DashboardPage) reply {
+	list := page.Dashboards
 	if len(list) == 0 {
 		return reply{Text: fmt.Sprintf("No run tables of %s yet. `%s scan %s` looks for new ones now.", esc(user), cmd, esc(user))}
 	}
@@ -200,7 +229,21 @@ func dashboardsReply(cmd, user string, list []cg.Dashboard) reply {
 	}
 	blocks := append([]slack.Block{slack.NewHeaderBlock(plain("Runs of " + user))}, sections(lines)...)
 	blocks = append(blocks, slack.NewContextBlock("", mrkdwn(fmt.Sprintf("`%s recapture &lt;uid&gt;` records a GIF again; `%s mute &lt;uid&gt;` stops a design's posts.", cmd, cmd))))
-	return reply{Text: fmt.Sprintf("%d runs of %s", len(list), user), Blocks: capBlocks(blocks, 50)}
+	if page.NextCursor != "" {
+		value, _ := json.Marshal(dashboardsMore{User: user, Kind: kind, Cursor: page.NextCursor})
+		blocks = append(blocks, moreBlocks(page.More, ActionDashboardsMore, string(value),
+			"`credential-grafana dashboards "+esc(user)+"` (CLI) lists the newest 50")...)
+	}
+	return reply{Text: fmt.Sprintf("%d runs of %s", len(list), user), Blocks: capBlocks(blocks, maxMessageBlocks)}
+}
+
+// dashboardsMore is the value of a runs list's "Show more" button: which list, and where
+// it goes on. It comes back in a payload, so it is only a request: the press is checked
+// like a typed command.
+type dashboardsMore struct {
+	User   string `json:"user"`
+	Kind   string `json:"kind,omitempty"`
+	Cursor string `json:"cursor"`
 }
 
 func tableNames(list []cg.Dashboard, n int) string {

@@ -2,7 +2,12 @@ package bot
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+
+	"github.com/slack-go/slack"
+
+	"credential-grafana/commands"
 )
 
 func runScan(ctx context.Context, r *request) reply {
@@ -22,11 +27,31 @@ func runDashboards(ctx context.Context, r *request) reply {
 	if len(r.args) > 1 {
 		kind = r.args[1]
 	}
-	list, err := r.b.svc.ListDashboards(ctx, r.actor(ctx), r.args[0], kind, 20)
-	if err != nil {
-		return r.b.errorReply(err, "dashboards")
+	return r.b.dashboardsPage(ctx, r.userID, dashboardsMore{User: r.args[0], Kind: kind})
+}
+
+// dashboardsPerReply is how many runs one `dashboards` reply shows.
+const dashboardsPerReply = 20
+
+// pressDashboardsMore answers "Show more" under a runs list with the next page. The
+// button's value names the user, kind and cursor; the press is checked as the command
+// would be, for the presser.
+func pressDashboardsMore(ctx context.Context, b *Bot, cb slack.InteractionCallback, act *slack.BlockAction) {
+	var more dashboardsMore
+	if err := json.Unmarshal([]byte(act.Value), &more); err != nil || more.User == "" {
+		b.respond(ctx, cb.ResponseURL, reply{Text: fmt.Sprintf(":thinking_face: That button does not say which list goes on: run `%s dashboards <user>` again.", b.cfg.Command)})
+		return
 	}
-	return dashboardsReply(r.b.cfg.Command, r.args[0], list)
+	b.respond(ctx, cb.ResponseURL, b.dashboardsPage(ctx, cb.User.ID, more))
+}
+
+func (b *Bot) dashboardsPage(ctx context.Context, userID string, at dashboardsMore) reply {
+	page, err := b.svc.ListDashboardsPage(ctx, b.actor(ctx, userID), at.User, at.Kind,
+		commands.PageRequest{Limit: dashboardsPerReply, Cursor: at.Cursor, Count: true})
+	if err != nil {
+		return b.errorReply(err, "dashboards")
+	}
+	return dashboardsReply(b.cfg.Command, at.User, at.Kind, page)
 }
 
 func runRecapture(ctx context.Context, r *request) reply {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/slack-go/slack"
+
 	"credential-grafana/cg"
 	"credential-grafana/commands"
 )
@@ -70,12 +72,26 @@ func createdText(res commands.CreateUserResult) string {
 	return s
 }
 
+// usersPerReply is how many users one `user list` reply shows: with its header, notes and
+// button it stays within maxMessageBlocks even when every user takes a section of its own.
+const usersPerReply = 25
+
 func runUserList(ctx context.Context, r *request) reply {
-	users, err := r.b.svc.ListUsers(ctx, r.actor(ctx))
+	return r.b.userListPage(ctx, r.userID, "")
+}
+
+// pressUserListMore answers "Show more" under a user list with the next page; the
+// cursor is the button's value, the users those the presser may manage.
+func pressUserListMore(ctx context.Context, b *Bot, cb slack.InteractionCallback, act *slack.BlockAction) {
+	b.respond(ctx, cb.ResponseURL, b.userListPage(ctx, cb.User.ID, act.Value))
+}
+
+func (b *Bot) userListPage(ctx context.Context, userID, cursor string) reply {
+	page, err := b.svc.ListUsersPage(ctx, b.actor(ctx, userID), commands.PageRequest{Limit: usersPerReply, Cursor: cursor, Count: true})
 	if err != nil {
-		return r.b.errorReply(err, "user list")
+		return b.errorReply(err, "user list")
 	}
-	return userListReply(r.b.cfg.Command, users)
+	return userListReply(b.cfg.Command, page)
 }
 
 func runUserShow(ctx context.Context, r *request) reply {

@@ -13,6 +13,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"credential-grafana/cg"
+	"credential-grafana/commands"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -99,7 +100,17 @@ func TestUserListBlocksMatchGoldenFile(t *testing.T) {
 		{ID: 2, Name: "bob", Status: cg.UserProvisioning, StatusReason: "create database bob-drc failed: the name is taken", CreatedAt: at},
 		{ID: 3, Name: "tapeout-q3", Status: cg.UserDisabled, CreatedAt: at},
 	}
-	golden(t, "user_list", userListReply("/cg", users).Blocks)
+	golden(t, "user_list", userListReply("/cg", commands.UserPage{Users: users, Total: len(users)}).Blocks)
+}
+
+func TestUserListPageWithMoreBlocksMatchGoldenFile(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 11, 2, 9, 30, 0, 0, time.UTC)
+	users := []cg.User{
+		{ID: 26, Name: "carol", Status: cg.UserActive, CreatedAt: at},
+		{ID: 27, Name: "dave", Status: cg.UserActive, SlackUserID: "U0DAVE0001", CreatedAt: at},
+	}
+	golden(t, "user_list_page", userListReply("/cg", commands.UserPage{Users: users, NextCursor: "YWZ0ZXI6Mjc", Total: 60, More: 33}).Blocks)
 }
 
 func TestCredentialListBlocksMatchGoldenFile(t *testing.T) {

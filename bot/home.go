@@ -20,27 +20,29 @@ const (
 // and recent dashboards, and buttons that open the add-user and credential forms.
 func (b *Bot) publishHome(ctx context.Context, userID string) {
 	actor := b.actor(ctx, userID)
-	users, err := b.svc.ListUsers(ctx, actor)
+	page, err := b.svc.ListUsersPage(ctx, actor, commands.PageRequest{Limit: homeUsers, Count: true})
 	if err != nil && cg.ErrorCode(err) != cg.EFORBIDDEN {
 		b.metrics.handlerErrors.WithLabelValues("app_home_opened").Inc()
 		b.log.Error().Err(err).Str("slack_user", userID).Msg("list users for app home")
 	}
 	recent := map[string][]cg.Dashboard{}
-	for _, u := range users[:min(len(users), homeUsers)] {
+	for _, u := range page.Users {
 		if list, err := b.svc.ListDashboards(ctx, actor, u.Name, "", homeDashboards); err == nil {
 			recent[u.Name] = list
 		}
 	}
-	view := slack.HomeTabViewRequest{Type: slack.VTHomeTab, Blocks: slack.Blocks{BlockSet: HomeBlocks(b.cfg.Command, actor, users, recent, b.admins.whoCanHelp())}}
+	view := slack.HomeTabViewRequest{Type: slack.VTHomeTab, Blocks: slack.Blocks{BlockSet: HomeBlocks(b.cfg.Command, actor, page, recent, b.admins.whoCanHelp())}}
 	if _, err := b.api.PublishViewContext(ctx, slack.PublishViewContextRequest{UserID: userID, View: view}); err != nil {
 		b.metrics.handlerErrors.WithLabelValues("app_home_opened").Inc()
 		b.log.Error().Err(err).Str("slack_user", userID).Msg("slack views.publish failed")
 	}
 }
 
-// HomeBlocks is the App Home of actor: their users (at most 20) with status and recent
-// dashboards, and the buttons.
-func HomeBlocks(cmd string, actor commands.Actor, users []cg.User, recent map[string][]cg.Dashboard, whoCanHelp string) []slack.Block {
+// HomeBlocks is the App Home of actor: the first page of their users (at most 20 shown)
+// with status and recent dashboards, how many more there are and where to see them
+// (page.More, when counted), and the buttons.
+func HomeBlocks(cmd string, actor commands.Actor, page commands.UserPage, recent map[string][]cg.Dashboard, whoCanHelp string) []slack.Block {
+	users := page.Users
 	intro := "You manage the users linked to your Slack account. " + whoCanHelp
 	buttons := []slack.BlockElement{slack.NewButtonBlockElement(ActionHomeSetCredential, "", plain("Set credential"))}
 	if actor.Admin {
@@ -68,8 +70,12 @@ func HomeBlocks(cmd string, actor commands.Actor, users []cg.User, recent map[st
 		}
 		blocks = append(blocks, sections(lines)...)
 	}
-	if len(users) > homeUsers {
-		blocks = append(blocks, slack.NewContextBlock("", mrkdwn(fmt.Sprintf("… and %d more: `%s user list`.", len(users)-homeUsers, cmd))))
+	if more := max(page.More, len(users)-homeUsers); more > 0 || page.NextCursor != "" {
+		text := "… and more"
+		if more > 0 {
+			text = fmt.Sprintf("… and %d more", more)
+		}
+		blocks = append(blocks, slack.NewContextBlock("", mrkdwn(fmt.Sprintf("%s: `%s user list` pages through them all.", text, cmd))))
 	}
 	return capBlocks(blocks, 100)
 }

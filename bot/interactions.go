@@ -15,6 +15,13 @@ const (
 	ActionHomeSetCredential = "cg_home_set_credential"
 )
 
+// Action IDs of the "Show more" buttons under a cut list; the value says where the list
+// goes on (see userListReply and dashboardsReply).
+const (
+	ActionUserListMore   = "cg_user_list_more"
+	ActionDashboardsMore = "cg_dashboards_more"
+)
+
 // actionHandler handles one button. Handlers that open a modal run at once (the trigger
 // dies in 3 seconds); the others run in the worker pool.
 type actionHandler struct {
@@ -29,6 +36,8 @@ func actionHandlers() map[string]actionHandler {
 		ActionMuteDesign:        {handle: pressMute},
 		ActionHomeAddUser:       {opensModal: true, handle: pressAddUser},
 		ActionHomeSetCredential: {opensModal: true, handle: pressSetCredential},
+		ActionUserListMore:      {handle: pressUserListMore},
+		ActionDashboardsMore:    {handle: pressDashboardsMore},
 	}
 }
 

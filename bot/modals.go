@@ -194,10 +194,12 @@ func (b *Bot) openCredSetModal(ctx context.Context, triggerID string, actor comm
 			return nil
 		}
 	} else {
-		var err error
-		if users, err = b.svc.ListUsers(ctx, actor); err != nil {
+		// The form's select holds at most maxOptions users: the first page of them.
+		page, err := b.svc.ListUsersPage(ctx, actor, commands.PageRequest{Limit: maxOptions})
+		if err != nil {
 			return err
 		}
+		users = page.Users
 	}
 	if _, err := b.api.OpenViewContext(ctx, triggerID, CredSetModal(user, key, users)); err != nil {
 		return fmt.Errorf("open the credential form: %w", err)

@@ -225,7 +225,8 @@ func describe(err error) string {
 	return err.Error()
 }
 
-// ListUsers returns every user. Only administrators may.
+// ListUsers returns every user actor may manage, by name, in one slice. Front-ends use
+// ListUsersPage (or EachUser), whose memory and cost do not grow with the list.
 func (s *Service) ListUsers(ctx context.Context, actor Actor) ([]cg.User, error) {
 	if !actor.Admin {
 		if actor.SlackUserID == "" && actor.UserID == 0 {

@@ -100,6 +100,30 @@ func (r Dashboards) List(ctx context.Context, userID int64, kind cg.Kind, limit 
 	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (cg.Dashboard, error) { return scanDashboard(row) })
 }
 
+// Page returns at most limit of a user's records with an id below beforeID (0: from the
+// newest), newest first; kind "" means every kind. Keyset pagination on the primary key,
+// so a page costs the same at any depth.
+func (r Dashboards) Page(ctx context.Context, userID int64, kind cg.Kind, beforeID int64, limit int) ([]cg.Dashboard, error) {
+	rows, err := r.db.Pool.Query(ctx, "SELECT "+dashboardColumns+` FROM dashboards
+		WHERE user_id = $1 AND ($2 = '' OR kind = $2) AND ($3 = 0 OR id < $3) ORDER BY id DESC LIMIT $4`,
+		userID, string(kind), beforeID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list dashboards of user %d before id %d: %w", userID, beforeID, err)
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (cg.Dashboard, error) { return scanDashboard(row) })
+}
+
+// Count counts a user's records of kind ("" for every kind), and those of them with an
+// id below beforeID.
+func (r Dashboards) Count(ctx context.Context, userID int64, kind cg.Kind, beforeID int64) (total, before int, err error) {
+	err = r.db.Pool.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE id < $3) FROM dashboards
+		WHERE user_id = $1 AND ($2 = '' OR kind = $2)`, userID, string(kind), beforeID).Scan(&total, &before)
+	if err != nil {
+		return 0, 0, fmt.Errorf("count dashboards of user %d: %w", userID, err)
+	}
+	return total, before, nil
+}
+
 // CountByState counts records per state, for status and metrics.
 func (r Dashboards) CountByState(ctx context.Context) (map[cg.DashboardState]int, error) {
 	rows, err := r.db.Pool.Query(ctx, "SELECT state, count(*) FROM dashboards GROUP BY state")

@@ -76,6 +76,40 @@ func (r Users) List(ctx context.Context) ([]cg.User, error) {
 	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (cg.User, error) { return scanUser(row) })
 }
 
+// UserFilter says which users a page holds: every user with All, otherwise those linked
+// to SlackUserID (when not empty) and the one user UserID (when not zero) — none if both
+// are empty.
+type UserFilter struct {
+	All         bool
+	SlackUserID string
+	UserID      int64
+}
+
+// userFilterSQL is UserFilter as a condition on $1 (All), $2 (SlackUserID), $3 (UserID).
+const userFilterSQL = "($1 OR ($2 <> '' AND slack_user_id = $2) OR id = $3)"
+
+// Page returns at most limit users of f with an id above afterID, by id: keyset
+// pagination on the primary key, so a page costs the same at any depth. afterID 0 starts
+// at the first user.
+func (r Users) Page(ctx context.Context, f UserFilter, afterID int64, limit int) ([]cg.User, error) {
+	rows, err := r.db.Pool.Query(ctx, "SELECT "+userColumns+" FROM users WHERE "+userFilterSQL+
+		" AND id > $4 ORDER BY id LIMIT $5", f.All, f.SlackUserID, f.UserID, afterID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list users after id %d: %w", afterID, err)
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (cg.User, error) { return scanUser(row) })
+}
+
+// Count counts the users of f, and those of them with an id above afterID.
+func (r Users) Count(ctx context.Context, f UserFilter, afterID int64) (total, after int, err error) {
+	err = r.db.Pool.QueryRow(ctx, "SELECT count(*), count(*) FILTER (WHERE id > $4) FROM users WHERE "+userFilterSQL,
+		f.All, f.SlackUserID, f.UserID, afterID).Scan(&total, &after)
+	if err != nil {
+		return 0, 0, fmt.Errorf("count users: %w", err)
+	}
+	return total, after, nil
+}
+
 // SetStatus changes a user's status and its reason.
 func (r Users) SetStatus(ctx context.Context, id int64, status cg.UserStatus, reason string) error {
 	_, err := r.db.Pool.Exec(ctx,

@@ -2,6 +2,8 @@ package rest
 
 import (
 	"net/http"
+	"net/url"
+	"strconv"
 
 	"credential-grafana/cg"
 	"credential-grafana/commands"
@@ -42,15 +44,44 @@ func (s *Server) retryUser(w http.ResponseWriter, r *http.Request, actor command
 	return nil
 }
 
+// listUsers answers one page of users, by id: ?limit (1 to 500, default 50) and ?cursor
+// (the previous page's next cursor). The body is the array of users, as before paging,
+// with the next page in the Link (rel="next") and X-Next-Cursor headers; with
+// ?envelope=true it is {"users": […], "next_cursor": "…"} ("" on the last page).
 func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, actor commands.Actor) error {
-	users, err := s.cfg.Service.ListUsers(r.Context(), actor)
+	envelope, err := boolQuery(r, "envelope")
 	if err != nil {
 		return err
 	}
-	if users == nil {
-		users = []cg.User{}
+	req := commands.PageRequest{Cursor: r.URL.Query().Get("cursor")}
+	if v := r.URL.Query().Get("limit"); v != "" {
+		if req.Limit, err = strconv.Atoi(v); err != nil {
+			return cg.Errorf(cg.EINVALID, "query parameter limit is %q: give a whole number from 1 to %d (default %d)", v, commands.MaxPageLimit, commands.DefaultPageLimit)
+		}
+		if req.Limit == 0 { // 0 is no default here: the client asked for nothing
+			return cg.Errorf(cg.EINVALID, "query parameter limit is 0: give a whole number from 1 to %d (default %d)", commands.MaxPageLimit, commands.DefaultPageLimit)
+		}
 	}
-	writeJSON(w, http.StatusOK, users)
+	page, err := s.cfg.Service.ListUsersPage(r.Context(), actor, req)
+	if err != nil {
+		return err
+	}
+	if page.NextCursor != "" {
+		next := url.Values{"cursor": {page.NextCursor}}
+		if v := r.URL.Query().Get("limit"); v != "" {
+			next.Set("limit", v)
+		}
+		if envelope {
+			next.Set("envelope", "true")
+		}
+		w.Header().Set("Link", "<"+r.URL.Path+"?"+next.Encode()+`>; rel="next"`)
+		w.Header().Set("X-Next-Cursor", page.NextCursor)
+	}
+	if envelope {
+		writeJSON(w, http.StatusOK, page)
+		return nil
+	}
+	writeJSON(w, http.StatusOK, page.Users)
 	return nil
 }
 
