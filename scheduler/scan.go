@@ -99,7 +99,7 @@ func NewScanner(cfg ScannerConfig) *Scanner {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Scanner{cfg: cfg, conns: newConnCache(cfg.MaxConns), log: cfg.Logger, seen: map[databaseKey]seenDatabase{}}
+	return &Scanner{cfg: cfg, conns: newConnCache(cfg.MaxConns, cfg.Logger), log: cfg.Logger, seen: map[databaseKey]seenDatabase{}}
 }
 
 // ScanOptions narrow a scan.
@@ -288,7 +288,7 @@ func UserDatabase(creds map[string]string, kind cg.Kind) (*pgx.ConnConfig, error
 	}
 	cfg.Host, cfg.Port, cfg.Database, cfg.User, cfg.Password = host, uint16(port), database, user, pass
 	cfg.ConnectTimeout = 10 * time.Second
-	cfg.RuntimeParams["application_name"] = "credential-grafana scan"
+	cfg.RuntimeParams["application_name"] = "credential-grafana scan" // the scanner names it after db.Config.ApplicationName
 	return cfg, nil
 }
 
@@ -343,6 +343,7 @@ func (s *Scanner) plan(ctx context.Context, master db.QueryRower, users []cg.Use
 				s.log.Warn().Err(err).Str("user", u.Name).Str("kind", string(kind)).Msg("scan: user database skipped")
 				continue
 			}
+			cfg.RuntimeParams["application_name"] = s.cfg.DB.AppName("scan")
 			plans[i].targets = append(plans[i].targets, target{kind: kind, cfg: cfg, key: databaseKey{cfg.Host, cfg.Port, cfg.Database}})
 		}
 	}
