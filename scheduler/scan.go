@@ -182,7 +182,7 @@ func (s *Scanner) ScanOnce(ctx context.Context, opt ScanOptions) (*ScanResult, e
 	s.mu.Lock()
 	res.Full = opt.Full || opt.User != "" || s.lastFull.IsZero() || now.Sub(s.lastFull) >= s.cfg.FullEvery
 	s.mu.Unlock()
-	plans, failures := s.plan(ctx, lockConn, users, res)
+	plans, failures := s.plan(ctx, lockConn, users, res, opt.User == "")
 	res.Failures = append(res.Failures, failures...)
 	if res.Full && opt.User == "" {
 		s.mu.Lock()
@@ -313,7 +313,7 @@ type target struct {
 // the ones whose counters cannot be read, and all of them on a full sweep. The counters
 // are read before the tables, so a write they do not show yet moves them later and is
 // found by a later scan.
-func (s *Scanner) plan(ctx context.Context, master db.QueryRower, users []cg.User, res *ScanResult) ([]userPlan, []UserFailure) {
+func (s *Scanner) plan(ctx context.Context, master db.QueryRower, users []cg.User, res *ScanResult, everyone bool) ([]userPlan, []UserFailure) {
 	var failures []UserFailure
 	ids := make([]int64, len(users))
 	for i, u := range users {
@@ -376,6 +376,19 @@ func (s *Scanner) plan(ctx context.Context, master db.QueryRower, users []cg.Use
 		}
 	}
 	s.mu.Lock()
+	if res.Full && everyone { // forget the databases of users gone or disabled
+		current := map[databaseKey]bool{}
+		for _, p := range plans {
+			for _, t := range p.targets {
+				current[t.key] = true
+			}
+		}
+		for k := range s.seen {
+			if !current[k] {
+				delete(s.seen, k)
+			}
+		}
+	}
 	for i := range plans {
 		kept := plans[i].targets[:0]
 		for _, t := range plans[i].targets {
