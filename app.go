@@ -65,7 +65,13 @@ func (m *Main) wire(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if m.DB, err = db.Open(ctx, db.Config{URL: cfg.MasterURL(), CreateDatabase: true, Logger: log}); err != nil {
+	budget := cfg.Budget()
+	poolConns := budget.Master
+	if cfg.command == "" || cfg.command == "serve" {
+		poolConns-- // River takes its LISTEN connection out of the pool
+	}
+	if m.DB, err = db.Open(ctx, db.Config{URL: cfg.MasterURL(), CreateDatabase: true, Logger: log,
+		MaxConns: int32(poolConns), SideConns: budget.Side, ApplicationName: cfg.PGApplicationName}); err != nil {
 		return err
 	}
 	applied, err := m.DB.Migrate(ctx)
@@ -117,13 +123,13 @@ func (m *Main) wire(ctx context.Context) error {
 	if m.Pipeline, err = scheduler.NewPipeline(pipelineCfg); err != nil {
 		return err
 	}
-	m.Scanner = scheduler.NewScanner(scheduler.ScannerConfig{DB: m.DB, Cipher: cipher, MaxConns: cfg.ScanMaxConns,
+	m.Scanner = scheduler.NewScanner(scheduler.ScannerConfig{DB: m.DB, Cipher: cipher, MaxConns: budget.Scan, FullEvery: cfg.ScanFullEvery,
 		Enqueue: m.Pipeline.Enqueue, Metrics: metrics, AllowedDBHosts: allowed.DBHosts, Logger: log})
 
 	m.checks = m.healthChecks()
 	m.Commands = commands.New(commands.Config{
 		DB: m.DB, Cipher: cipher, Grafana: m.Grafana, Scanner: m.Scanner, Pipeline: m.Pipeline, Checks: m.statusChecks(),
-		Doctor:  m.doctorConfig(int(m.DB.Pool.Config().MaxConns)),
+		Doctor:  m.doctorConfig(),
 		Allowed: allowed,
 		Defaults: commands.Defaults{
 			DBHost: cfg.UserDBHost, DBPort: cfg.UserDBPort, DBSSLMode: cfg.UserDBSSLMode,
@@ -193,6 +199,7 @@ func (m *Main) Serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	m.logConnectionBudget(ctx)
 	// River's Start context is its hard stop (it cancels running jobs at once): SIGTERM
 	// must not cancel it, Stop below is the soft stop.
 	if err := m.Pipeline.Start(context.WithoutCancel(ctx)); err != nil {
@@ -319,4 +326,25 @@ func (m *Main) Close() {
 	if m.logCloser != nil {
 		_ = m.logCloser.Close()
 	}
+}
+
+// logConnectionBudget says how the service's connections fit in the server's: its
+// budget, max_connections less the reserved slots, what is open now, and what else
+// must fit (Grafana's data sources, other CLI commands).
+func (m *Main) logConnectionBudget(ctx context.Context) {
+	b := m.Config.Budget()
+	room, err := m.DB.ConnectionRoom(ctx)
+	if err != nil {
+		m.Log.Warn().Err(err).Msg("read the server's max_connections")
+		return
+	}
+	left := room.Max - room.Reserved - room.Open - b.Total()
+	ev := m.Log.Info()
+	if left < 10 {
+		ev = m.Log.Warn()
+	}
+	ev.Int("pg_connections", b.Total()).Int("master", b.Master).Int("scan", b.Scan).Int("side", b.Side).
+		Int("max_connections", room.Max).Int("reserved", room.Reserved).Int("open_now", room.Open).Int("left_for_others", left).
+		Msg("connection budget: what is left must hold Grafana's data sources (up to " + strconv.Itoa(grafana.DataSourceMaxOpenConns) +
+			" per data source being queried, none when idle), CLI commands (2 each) and anything else; see README \"Many users\"")
 }

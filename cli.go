@@ -149,6 +149,7 @@ func run(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
+	cfg.command = args.pos[0] // a one-shot command holds at most 2 connections (see Config.Budget)
 	if args.pos[0] != "serve" && cfg.LogLevel == "info" {
 		cfg.LogLevel = "warn" // one-shot commands print results, not progress
 	}

@@ -96,7 +96,6 @@ type Config struct {
 
 	DashboardScanInterval time.Duration `env:"DASHBOARD_SCAN_INTERVAL" unit:"ms" default:"60000" validate:"min=1s"`
 	ScanSchedule          string        `env:"SCAN_SCHEDULE"`
-	ScanMaxConns          int           `env:"SCAN_MAX_CONNS" default:"32" validate:"min=1,max=1000"`
 	JobTimeout            time.Duration `env:"JOB_TIMEOUT" unit:"ms" default:"600000" validate:"min=1s"`
 	JobRescueAfter        time.Duration `env:"JOB_RESCUE_AFTER" unit:"ms"`
 	// ShutdownTimeout is how long SIGTERM lets running jobs finish before it cancels
@@ -104,9 +103,46 @@ type Config struct {
 	// Defaults to 60000 ms.
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" unit:"ms" default:"60000" validate:"min=1s,max=1h"`
 
+	// SCAN_MAX_CONNS bounds the scan's connections to users' databases, kept between
+	// scans; it must leave at least 3 of PG_CONNECTIONS. Defaults to 4.
+	ScanMaxConns int `env:"SCAN_MAX_CONNS" default:"4" validate:"min=1,max=1000"`
+	// SCAN_FULL_EVERY is how often a scan lists every database's tables, changed or not;
+	// the scans between list only databases whose pg_stat_database counters moved.
+	// Defaults to an hour.
+	ScanFullEvery time.Duration `env:"SCAN_FULL_EVERY" unit:"ms" default:"3600000" validate:"min=1s"`
+	// PG_CONNECTIONS bounds every connection `serve` holds to the cluster: the master
+	// pool and River, the scan (SCAN_MAX_CONNS of them) and one-off connections
+	// (provisioning, the pipeline). A CLI command holds at most 2 (`scan --once` 3).
+	// Defaults to 20.
+	PGConnections int `env:"PG_CONNECTIONS" default:"20" validate:"min=3,max=10000"`
+	// PG_APPLICATION_NAME starts the application_name of every connection the service
+	// opens, so they can be counted in pg_stat_activity. Defaults to "credential-grafana".
+	PGApplicationName string `env:"PG_APPLICATION_NAME" default:"credential-grafana" validate:"max=48"`
+
 	LogLevel  string `env:"LOG_LEVEL" default:"info" validate:"oneof=trace debug info warn error"`
 	LogFormat string `env:"LOG_FORMAT" default:"auto" validate:"oneof=auto console json"`
 	LogFile   string `env:"LOG_FILE"`
+
+	// command is the CLI command this process runs ("" or "serve" for the service): a
+	// one-shot command gets db.CLIBudget.
+	command string
+}
+
+// Budget is how the process's connections to the cluster are split: PG_CONNECTIONS
+// for `serve`, db.CLIBudget for a one-shot command, one more master connection for
+// `scan --once` (the scan holds its lock on one while it queries on another).
+func (c Config) Budget() db.Budget {
+	switch c.command {
+	case "", "serve":
+		b, err := db.SplitBudget(c.PGConnections, c.ScanMaxConns)
+		if err != nil { // ParseConfig refused it already
+			return db.Budget{Master: 2, Scan: 1, Side: 1}
+		}
+		return b
+	case "scan":
+		return db.Budget{Master: 2, Scan: 1, Side: 1}
+	}
+	return db.CLIBudget
 }
 
 // ConfigError lists every problem with the configuration at once.
@@ -199,6 +235,9 @@ func ParseConfig(env map[string]string) (Config, error) {
 	}
 	if cfg.JobRescueAfter != 0 && cfg.JobRescueAfter <= cfg.JobTimeout {
 		problems = append(problems, fmt.Sprintf("JOB_RESCUE_AFTER is %d ms: expected more than JOB_TIMEOUT (%d ms)", cfg.JobRescueAfter.Milliseconds(), cfg.JobTimeout.Milliseconds()))
+	}
+	if _, err := db.SplitBudget(cfg.PGConnections, cfg.ScanMaxConns); err != nil && cfg.PGConnections >= 3 && cfg.ScanMaxConns >= 1 {
+		problems = append(problems, err.Error())
 	}
 	if cfg.SlackAppToken != "" && cfg.SlackBotToken == "" {
 		problems = append(problems, "SLACK_APP_TOKEN is set but SLACK_BOT_TOKEN is not: Socket Mode needs both (xapp-… and xoxb-…)")

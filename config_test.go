@@ -204,3 +204,28 @@ func TestAllowListsAlwaysHoldTheServicesOwnHostAndGrafana(t *testing.T) {
 		t.Errorf("defaults: %+v", list)
 	}
 }
+
+func TestConfigKeepsTheScanInsideTheConnectionBudget(t *testing.T) {
+	cfg, err := ParseConfig(map[string]string{"CREDENTIALS_KEY": testKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := cfg.Budget(); cfg.PGConnections != 20 || b.Total() != 20 || b.Scan != cfg.ScanMaxConns || b.Master < 2 || b.Side < 1 {
+		t.Fatalf("default budget: PG_CONNECTIONS %d split %+v", cfg.PGConnections, b)
+	}
+	if cfg.ScanFullEvery != time.Hour {
+		t.Fatalf("SCAN_FULL_EVERY default %v, want an hour", cfg.ScanFullEvery)
+	}
+	cfg.command = "user"
+	if b := cfg.Budget(); b.Master+b.Side > 2 {
+		t.Fatalf("a CLI command's budget %+v holds more than 2 connections", b)
+	}
+	// SCAN_MAX_CONNS used to accept up to 1,000 with no look at anything else.
+	_, err = ParseConfig(map[string]string{"CREDENTIALS_KEY": testKey, "SCAN_MAX_CONNS": "32"})
+	if err == nil || !strings.Contains(err.Error(), "SCAN_MAX_CONNS (32)") || !strings.Contains(err.Error(), "PG_CONNECTIONS (20)") {
+		t.Fatalf("SCAN_MAX_CONNS above the budget: %v", err)
+	}
+	if _, err := ParseConfig(map[string]string{"CREDENTIALS_KEY": testKey, "SCAN_MAX_CONNS": "32", "PG_CONNECTIONS": "40"}); err != nil {
+		t.Fatalf("SCAN_MAX_CONNS inside a larger budget: %v", err)
+	}
+}

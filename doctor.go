@@ -39,11 +39,14 @@ func manifestScopes(manifest string) []string {
 
 // doctorConfig is what `doctor` checks besides the database and Grafana: the
 // connections this configuration opens and Slack.
-func (m *Main) doctorConfig(masterPool int) commands.DoctorConfig {
+func (m *Main) doctorConfig() commands.DoctorConfig {
 	cfg := m.Config
+	serve := cfg
+	serve.command = "serve" // doctor reports what the service will open, not what it opens itself
+	b := serve.Budget()
 	d := commands.DoctorConfig{
-		PlannedConns: masterPool + cfg.ScanMaxConns,
-		Plan:         fmt.Sprintf("master pool %d + scans SCAN_MAX_CONNS %d", masterPool, cfg.ScanMaxConns),
+		PlannedConns: b.Total(),
+		Plan:         fmt.Sprintf("PG_CONNECTIONS %d: master pool %d, side %d, scans %d", cfg.PGConnections, b.Master, b.Side, b.Scan),
 	}
 	if cfg.SlackBotToken.Empty() && cfg.SlackAppToken.Empty() {
 		return d

@@ -159,3 +159,44 @@ func (r Credentials) DeleteAll(ctx context.Context, userID int64) error {
 	_, err := r.db.Pool.Exec(ctx, "DELETE FROM credentials WHERE user_id = $1", userID)
 	return err
 }
+
+// MapMany returns the credentials of many users at once, as user ID -> key -> plain
+// value, in one query (the scan reads every active user's on each pass). Users without
+// credentials are absent.
+func (r Credentials) MapMany(ctx context.Context, userIDs []int64) (map[int64]map[string]string, error) {
+	rows, err := r.db.Pool.Query(ctx, `SELECT user_id, key_name, is_secret, value_plain, value_cipher
+		FROM credentials WHERE user_id = ANY($1)`, userIDs)
+	if err != nil {
+		return nil, fmt.Errorf("read credentials of %d users: %w", len(userIDs), err)
+	}
+	defer rows.Close()
+	out := make(map[int64]map[string]string, len(userIDs))
+	for rows.Next() {
+		var (
+			userID int64
+			key    string
+			secret bool
+			plain  *string
+			sealed []byte
+		)
+		if err := rows.Scan(&userID, &key, &secret, &plain, &sealed); err != nil {
+			return nil, err
+		}
+		m := out[userID]
+		if m == nil {
+			m = map[string]string{}
+			out[userID] = m
+		}
+		switch {
+		case secret:
+			v, err := r.cipher.Open(sealed, owner(userID, key))
+			if err != nil {
+				return nil, fmt.Errorf("open credential %s of user %d: %w", key, userID, err)
+			}
+			m[key] = v
+		case plain != nil:
+			m[key] = *plain
+		}
+	}
+	return out, rows.Err()
+}

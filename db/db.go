@@ -17,8 +17,16 @@ type Config struct {
 	// URL is the master database's connection URL (postgres://user:pass@host:port/name).
 	// Required.
 	URL string
-	// MaxConns bounds the pool. Defaults to 10.
+	// MaxConns bounds the pool. Defaults to 10. The master connections are bounded at
+	// the socket to MaxConns+1: River takes its LISTEN connection out of the pool.
 	MaxConns int32
+	// SideConns bounds the one-off connections, ConnectTo and ConnectSide together.
+	// Defaults to 4.
+	SideConns int
+	// ApplicationName starts the application_name of every connection (the pool's is
+	// exactly it; others add " provision", " scan", " pipeline"), so that they can be
+	// counted in pg_stat_activity. Defaults to "credential-grafana".
+	ApplicationName string
 	// CreateDatabase creates the master database when it does not exist yet, through
 	// the server's "postgres" database. Defaults to false.
 	CreateDatabase bool
@@ -28,9 +36,11 @@ type Config struct {
 
 // DB is the master database: its pool and the repositories over it.
 type DB struct {
-	Pool   *pgxpool.Pool
-	config *pgxpool.Config
-	log    zerolog.Logger
+	Pool    *pgxpool.Pool
+	config  *pgxpool.Config
+	log     zerolog.Logger
+	appName string
+	side    semaphore
 }
 
 // Open connects to the master database, creating it first when cfg.CreateDatabase is
@@ -45,7 +55,15 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	} else {
 		pc.MaxConns = 10
 	}
-	d := &DB{config: pc, log: cfg.Logger}
+	if cfg.SideConns <= 0 {
+		cfg.SideConns = 4
+	}
+	if cfg.ApplicationName == "" {
+		cfg.ApplicationName = "credential-grafana"
+	}
+	pc.ConnConfig.RuntimeParams["application_name"] = cfg.ApplicationName
+	make(semaphore, pc.MaxConns+1).limit(&pc.ConnConfig.Config)
+	d := &DB{config: pc, log: cfg.Logger, appName: cfg.ApplicationName, side: make(semaphore, cfg.SideConns)}
 	if err := d.connect(ctx); err != nil {
 		var pgErr *pgconn.PgError
 		if cfg.CreateDatabase && errors.As(err, &pgErr) && pgErr.Code == "3D000" {
@@ -96,10 +114,32 @@ func (d *DB) createMasterDatabase(ctx context.Context) error {
 
 // ConnectTo opens a single connection to another database of the master server with
 // the master role's credentials (for DDL inside a user's database).
+// It counts against the one-off connections (waiting for a free one) and waits while
+// the server is full (see Connect).
 func (d *DB) ConnectTo(ctx context.Context, database string) (*pgx.Conn, error) {
 	cc := d.config.ConnConfig.Copy()
 	cc.Database = database
-	return pgx.ConnectConfig(ctx, cc)
+	cc.DialFunc = nil // the pool's bound is not this connection's
+	return d.ConnectSide(ctx, cc, "provision")
+}
+
+// ConnectSide opens a one-off connection with cfg (a user's database, say), named
+// ApplicationName+" "+role: it waits for a free one of the one-off connections, and
+// while the server is full (see Connect).
+func (d *DB) ConnectSide(ctx context.Context, cfg *pgx.ConnConfig, role string) (*pgx.Conn, error) {
+	cc := cfg.Copy()
+	cc.RuntimeParams["application_name"] = d.AppName(role)
+	d.side.limit(&cc.Config)
+	return Connect(ctx, cc, d.log)
+}
+
+// AppName is the application_name of the service's connections of the given role
+// ("scan", "pipeline"); "" gives the master pool's.
+func (d *DB) AppName(role string) string {
+	if role == "" {
+		return d.appName
+	}
+	return d.appName + " " + role
 }
 
 // Host and Port of the master server, as the service reaches it.

@@ -54,7 +54,7 @@ func (d *DB) Doctor(ctx context.Context, planned int, plan string) []cg.Finding 
 	c := cg.Finding{Area: "postgres", Check: "connections", OK: planned <= free,
 		Detail: fmt.Sprintf("max_connections %d, %d reserved, %d in use now; this configuration opens up to %d (%s)", maxConns, reserved, inUse, planned, plan)}
 	if !c.OK {
-		c.Fix = fmt.Sprintf("lower SCAN_MAX_CONNS, or raise max_connections (ALTER SYSTEM SET max_connections = %d; then restart PostgreSQL), or put PgBouncer in front", maxConns+planned-free+10)
+		c.Fix = fmt.Sprintf("lower PG_CONNECTIONS, or raise max_connections (ALTER SYSTEM SET max_connections = %d; then restart PostgreSQL), or put PgBouncer in front", maxConns+planned-free+10)
 	}
 	return append(out, c)
 }

@@ -103,12 +103,23 @@ func (d *DB) Migrate(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return done, fmt.Errorf("migrate job queue: %w", err)
 	}
-	res, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil)
-	if err != nil {
-		return done, fmt.Errorf("migrate job queue: %w", err)
-	}
-	for _, v := range res.Versions {
-		done = append(done, fmt.Sprintf("river_%03d", v.Version))
+	// One version per transaction (some cannot share one), on the held connection: a
+	// CLI command's pool has only one.
+	for {
+		var res *rivermigrate.MigrateResult
+		err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			res, err = migrator.MigrateTx(ctx, tx, rivermigrate.DirectionUp, &rivermigrate.MigrateOpts{MaxSteps: 1})
+			return err
+		})
+		if err != nil {
+			return done, fmt.Errorf("migrate job queue: %w", err)
+		}
+		if len(res.Versions) == 0 {
+			break
+		}
+		for _, v := range res.Versions {
+			done = append(done, fmt.Sprintf("river_%03d", v.Version))
+		}
 	}
 	return done, nil
 }

@@ -27,9 +27,14 @@ type ProvisionRequest struct {
 	ViewerPassword cg.Secret
 	// Databases names the database of each kind. Defaults to kind.DatabaseName(User).
 	Databases map[cg.Kind]string
-	// MaxOpenConns is each data source's jsonData.maxOpenConns. Defaults to 5.
+	// MaxOpenConns is each data source's jsonData.maxOpenConns. Defaults to
+	// DataSourceMaxOpenConns.
 	MaxOpenConns int
 }
+
+// DataSourceMaxOpenConns is the default bound of the connections Grafana opens for one
+// data source while its dashboards are queried.
+const DataSourceMaxOpenConns = 5
 
 // ProvisionResult is what ProvisionUser made.
 type ProvisionResult struct {
@@ -58,9 +63,12 @@ func DataSourceFor(req ProvisionRequest, kind cg.Kind) DataSource {
 			"database":        db,
 			"sslmode":         cmp.Or(req.SSLMode, "require"),
 			"postgresVersion": 1500,
-			"maxOpenConns":    cmp.Or(req.MaxOpenConns, 5),
-			"maxIdleConns":    cmp.Or(req.MaxOpenConns, 5),
-			"connMaxLifetime": 14400,
+			// Grafana sizes a database/sql pool per data source from these
+			// (pkg/tsdb/grafana-postgresql-datasource/postgres.go): no idle connection,
+			// and none older than a minute, so an idle tenant holds no server slot.
+			"maxOpenConns":    cmp.Or(req.MaxOpenConns, DataSourceMaxOpenConns),
+			"maxIdleConns":    0,
+			"connMaxLifetime": 60,
 			"timescaledb":     false,
 		},
 		SecureJSONData: map[string]string{"password": req.ViewerPassword.Reveal()},

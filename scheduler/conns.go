@@ -8,6 +8,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/rs/zerolog"
+
+	"credential-grafana/db"
 )
 
 // connKey identifies a user database connection; the password is in it only as a hash,
@@ -41,10 +44,11 @@ type connCache struct {
 	connects int64
 	hits     int64
 	peak     int
+	log      zerolog.Logger
 }
 
-func newConnCache(max int) *connCache {
-	return &connCache{max: max, idle: map[connKey]*idleConn{}}
+func newConnCache(max int, log zerolog.Logger) *connCache {
+	return &connCache{max: max, idle: map[connKey]*idleConn{}, log: log}
 }
 
 func keyOf(cfg *pgx.ConnConfig) connKey {
@@ -82,7 +86,7 @@ func (c *connCache) get(ctx context.Context, cfg *pgx.ConnConfig) (*pgx.Conn, er
 	if victim != nil {
 		_ = victim.conn.Close(ctx)
 	}
-	conn, err := pgx.ConnectConfig(ctx, cfg)
+	conn, err := db.Connect(ctx, cfg, c.log) // waits while the server is full
 	if err != nil {
 		c.mu.Lock()
 		c.open--

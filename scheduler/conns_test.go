@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/rs/zerolog"
 
 	"credential-grafana/db/dbtest"
 )
@@ -21,7 +22,7 @@ func TestConnCacheStaysWithinItsBoundAndKeepsAllButOneWarmOnACyclicOrder(t *test
 		}
 		cfgs = append(cfgs, cfg)
 	}
-	c := newConnCache(3)
+	c := newConnCache(3, zerolog.Nop())
 	defer c.closeIdle(0)
 	for round := range 4 {
 		for i, cfg := range cfgs {

@@ -410,8 +410,7 @@ func (p *Pipeline) viewerConn(ctx context.Context, j job) (*pgx.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg.RuntimeParams["application_name"] = "credential-grafana pipeline"
-	return pgx.ConnectConfig(ctx, cfg)
+	return p.cfg.DB.ConnectSide(ctx, cfg, "pipeline")
 }
 
 func (p *Pipeline) build(ctx context.Context, job *river.Job[BuildArgs]) error {

@@ -42,12 +42,17 @@ type ScannerConfig struct {
 	QueryTimeout time.Duration
 	// Enqueue receives each new compatible table. Nil records tables without enqueueing.
 	Enqueue Enqueue
+	// FullEvery is how often a scan lists the tables of every database, changed or not,
+	// as the safety net under the activity counters. Defaults to an hour.
+	FullEvery time.Duration
 	// Metrics, if set, counts the tables found.
 	Metrics *Metrics
 	// AllowedDBHosts are the only hosts a user's db_host may make the scanner connect to
 	// (USER_DB_ALLOWED_HOSTS). Defaults to the master database's host.
 	AllowedDBHosts []string
 	Logger         zerolog.Logger
+	// Now tells the time, for FullEvery. Defaults to time.Now; tests move it.
+	Now func() time.Time
 }
 
 // Scanner finds new run tables in users' databases.
@@ -56,6 +61,27 @@ type Scanner struct {
 	conns   *connCache
 	running sync.Mutex
 	log     zerolog.Logger
+
+	mu       sync.Mutex
+	seen     map[databaseKey]seenDatabase // the counters of each database when it was last listed
+	lastFull time.Time                    // when the last full sweep started; zero before the first
+}
+
+// databaseKey names a database across servers.
+type databaseKey struct {
+	host     string
+	port     uint16
+	database string
+}
+
+// seenDatabase is what a database's counters were when its tables were last listed.
+type seenDatabase struct {
+	activity db.DatabaseActivity
+	// recheck: the counters had moved, so the next scan lists the tables once more. A
+	// write is counted only after it commits, so what the counters show is already
+	// visible; the second look is a margin against a write whose statistics reach the
+	// server in several flushes, and costs one query per changed database.
+	recheck bool
 }
 
 // NewScanner returns a scanner.
@@ -73,13 +99,22 @@ func NewScanner(cfg ScannerConfig) *Scanner {
 	if len(cfg.AllowedDBHosts) == 0 {
 		cfg.AllowedDBHosts = []string{cfg.DB.Host()}
 	}
-	return &Scanner{cfg: cfg, conns: newConnCache(cfg.MaxConns), log: cfg.Logger}
+	if cfg.FullEvery <= 0 {
+		cfg.FullEvery = time.Hour
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Scanner{cfg: cfg, conns: newConnCache(cfg.MaxConns, cfg.Logger), log: cfg.Logger, seen: map[databaseKey]seenDatabase{}}
 }
 
 // ScanOptions narrow a scan.
 type ScanOptions struct {
-	// User scans only this user (by name); empty scans every active user.
+	// User scans only this user (by name), every one of its databases; empty scans every
+	// active user.
 	User string
+	// Full lists the tables of every database even if its counters did not move.
+	Full bool
 }
 
 // UserFailure is a user database that could not be scanned.
@@ -102,6 +137,12 @@ type ScanResult struct {
 	// Queries counts queries sent to user databases; Connects the connections opened.
 	Queries  int64 `json:"queries"`
 	Connects int64 `json:"connects"`
+	// Full is true for a full sweep: every database listed, changed or not.
+	Full bool `json:"full"`
+	// Unchanged counts the databases not listed because their counters did not move;
+	// Servers the pg_stat_database queries (one per distinct server).
+	Unchanged int `json:"unchanged"`
+	Servers   int `json:"servers"`
 }
 
 // ConnStats reports the scan connections: open now, the most ever open, connects and reuses.
@@ -143,16 +184,27 @@ func (s *Scanner) ScanOnce(ctx context.Context, opt ScanOptions) (*ScanResult, e
 		return nil, err
 	}
 	res.Users = len(users)
+	now := s.cfg.Now()
+	s.mu.Lock()
+	res.Full = opt.Full || opt.User != "" || s.lastFull.IsZero() || now.Sub(s.lastFull) >= s.cfg.FullEvery
+	s.mu.Unlock()
+	plans, failures := s.plan(ctx, lockConn, users, res, opt.User == "")
+	res.Failures = append(res.Failures, failures...)
+	if res.Full && opt.User == "" {
+		s.mu.Lock()
+		s.lastFull = now
+		s.mu.Unlock()
+	}
 	var mu sync.Mutex
 	var queries atomic.Int64
-	work := make(chan cg.User)
+	work := make(chan userPlan)
 	var wg sync.WaitGroup
 	for range s.cfg.Concurrency {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for u := range work {
-				ur := s.scanUser(ctx, u, &queries)
+			for p := range work {
+				ur := s.scanUser(ctx, p, &queries)
 				mu.Lock()
 				res.Databases += ur.databases
 				res.Tables += ur.tables
@@ -163,9 +215,9 @@ func (s *Scanner) ScanOnce(ctx context.Context, opt ScanOptions) (*ScanResult, e
 			}
 		}()
 	}
-	for _, u := range users {
+	for _, p := range plans {
 		select {
-		case work <- u:
+		case work <- p:
 		case <-ctx.Done():
 		}
 	}
@@ -187,7 +239,7 @@ func (s *Scanner) ScanOnce(ctx context.Context, opt ScanOptions) (*ScanResult, e
 	if len(res.New) == 0 && len(res.Incompatible) == 0 && len(res.Failures) == 0 {
 		ev = s.log.Debug()
 	}
-	ev.Int("users", res.Users).Int("tables", res.Tables).Int("new", len(res.New)).Int("incompatible", len(res.Incompatible)).
+	ev.Int("users", res.Users).Bool("full", res.Full).Int("databases", res.Databases).Int("unchanged", res.Unchanged).Int("tables", res.Tables).Int("new", len(res.New)).Int("incompatible", len(res.Incompatible)).
 		Int("failures", len(res.Failures)).Dur("duration", res.Duration).Msg("scan finished")
 	return res, ctx.Err()
 }
@@ -254,32 +306,175 @@ func UserDatabase(creds map[string]string, kind cg.Kind, allowedHosts []string) 
 		fb.Host, fb.Port = host, uint16(port)
 	}
 	cfg.ConnectTimeout = 10 * time.Second
-	cfg.RuntimeParams["application_name"] = "credential-grafana scan"
+	cfg.RuntimeParams["application_name"] = "credential-grafana scan" // the scanner names it after db.Config.ApplicationName
 	return cfg, nil
 }
 
-func (s *Scanner) scanUser(ctx context.Context, u cg.User, queries *atomic.Int64) userScan {
+// userPlan is one user's databases that this scan lists.
+type userPlan struct {
+	user    cg.User
+	targets []target
+}
+
+// target is one database to list, with the counters read for it before (nil when they
+// could not be read) and whether they moved since it was last listed.
+type target struct {
+	kind     cg.Kind
+	cfg      *pgx.ConnConfig
+	key      databaseKey
+	activity *db.DatabaseActivity
+	moved    bool
+}
+
+// plan reads the users' credentials, asks each server once which of their databases
+// were written since they were last listed, and returns the databases to list: those,
+// the ones whose counters cannot be read, and all of them on a full sweep. The counters
+// are read before the tables, so a write they do not show yet moves them later and is
+// found by a later scan.
+func (s *Scanner) plan(ctx context.Context, master db.QueryRower, users []cg.User, res *ScanResult, everyone bool) ([]userPlan, []UserFailure) {
+	var failures []UserFailure
+	ids := make([]int64, len(users))
+	for i, u := range users {
+		ids[i] = u.ID
+	}
+	creds, err := s.cfg.DB.Credentials(s.cfg.Cipher).MapMany(ctx, ids)
+	if err != nil {
+		for _, u := range users {
+			failures = append(failures, UserFailure{User: u.Name, Error: err.Error()})
+		}
+		s.log.Warn().Err(err).Msg("scan: read credentials")
+		return nil, failures
+	}
+	plans := make([]userPlan, len(users))
+	type server struct {
+		host string
+		port uint16
+	}
+	byServer := map[server][]*target{}
+	var servers []server
+	for i, u := range users {
+		plans[i].user = u
+		for _, kind := range cg.Kinds {
+			cfg, err := UserDatabase(creds[u.ID], kind, s.cfg.AllowedDBHosts)
+			if err != nil {
+				failures = append(failures, UserFailure{User: u.Name, Kind: kind, Error: err.Error()})
+				s.log.Warn().Err(err).Str("user", u.Name).Str("kind", string(kind)).Msg("scan: user database skipped")
+				continue
+			}
+			cfg.RuntimeParams["application_name"] = s.cfg.DB.AppName("scan")
+			plans[i].targets = append(plans[i].targets, target{kind: kind, cfg: cfg, key: databaseKey{cfg.Host, cfg.Port, cfg.Database}})
+		}
+	}
+	for i := range plans {
+		for j := range plans[i].targets {
+			t := &plans[i].targets[j]
+			sv := server{t.key.host, t.key.port}
+			if byServer[sv] == nil {
+				servers = append(servers, sv)
+			}
+			byServer[sv] = append(byServer[sv], t)
+		}
+	}
+	for _, sv := range servers {
+		targets := byServer[sv]
+		names := make([]string, len(targets))
+		for i, t := range targets {
+			names[i] = t.key.database
+		}
+		res.Servers++
+		activity, err := s.readActivity(ctx, master, targets[0].cfg, names)
+		if err != nil {
+			s.log.Warn().Err(err).Str("host", sv.host).Int("port", int(sv.port)).Msg("scan: activity counters unreadable; listing every database of that server")
+			continue
+		}
+		for _, t := range targets {
+			if a, ok := activity[t.key.database]; ok {
+				t.activity = &a
+			}
+		}
+	}
+	s.mu.Lock()
+	if res.Full && everyone { // forget the databases of users gone or disabled
+		current := map[databaseKey]bool{}
+		for _, p := range plans {
+			for _, t := range p.targets {
+				current[t.key] = true
+			}
+		}
+		for k := range s.seen {
+			if !current[k] {
+				delete(s.seen, k)
+			}
+		}
+	}
+	for i := range plans {
+		kept := plans[i].targets[:0]
+		for _, t := range plans[i].targets {
+			prev, known := s.seen[t.key]
+			t.moved = t.activity == nil || !known || prev.activity != *t.activity
+			if res.Full || t.moved || prev.recheck {
+				kept = append(kept, t)
+			} else {
+				res.Unchanged++
+			}
+		}
+		plans[i].targets = kept
+	}
+	s.mu.Unlock()
+	out := plans[:0]
+	for _, p := range plans {
+		if len(p.targets) > 0 {
+			out = append(out, p)
+		}
+	}
+	return out, failures
+}
+
+// readActivity reads the counters of the named databases of one server: through the
+// master connection when the server is the master's, else through a connection to one
+// of the databases (any of them sees the whole server).
+func (s *Scanner) readActivity(ctx context.Context, master db.QueryRower, cfg *pgx.ConnConfig, names []string) (map[string]db.DatabaseActivity, error) {
+	qctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
+	defer cancel()
+	if cfg.Host == s.cfg.DB.Host() && cfg.Port == s.cfg.DB.Port() {
+		return db.ReadDatabaseActivity(qctx, master, names)
+	}
+	conn, err := s.conns.get(qctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	activity, err := db.ReadDatabaseActivity(qctx, conn, names)
+	s.conns.put(conn, err == nil || errors.Is(err, db.ErrNoCounters))
+	return activity, err
+}
+
+// listed records that a database's tables were listed while its counters read as in
+// t; one whose counters moved since a previous listing is listed again next time.
+func (s *Scanner) listed(t target) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t.activity == nil {
+		delete(s.seen, t.key)
+		return
+	}
+	_, known := s.seen[t.key]
+	s.seen[t.key] = seenDatabase{activity: *t.activity, recheck: known && t.moved}
+}
+
+func (s *Scanner) scanUser(ctx context.Context, p userPlan, queries *atomic.Int64) userScan {
 	var out userScan
+	u := p.user
 	fail := func(kind cg.Kind, err error) {
 		out.failures = append(out.failures, UserFailure{User: u.Name, Kind: kind, Error: err.Error()})
 		s.log.Warn().Err(err).Str("user", u.Name).Str("kind", string(kind)).Msg("scan: user database skipped")
-	}
-	creds, err := s.cfg.DB.Credentials(s.cfg.Cipher).Map(ctx, u.ID)
-	if err != nil {
-		fail("", err)
-		return out
 	}
 	known, err := s.cfg.DB.Dashboards().Known(ctx, u.ID)
 	if err != nil {
 		fail("", err)
 		return out
 	}
-	for _, kind := range cg.Kinds {
-		cfg, err := UserDatabase(creds, kind, s.cfg.AllowedDBHosts)
-		if err != nil {
-			fail(kind, err)
-			continue
-		}
+	for _, tg := range p.targets {
+		kind, cfg := tg.kind, tg.cfg
 		tables, err := s.discover(ctx, cfg, known[kind], queries)
 		if err != nil {
 			fail(kind, fmt.Errorf("%s database %s on %s:%d: %w", kind, cfg.Database, cfg.Host, cfg.Port, err))
@@ -287,6 +482,7 @@ func (s *Scanner) scanUser(ctx context.Context, u cg.User, queries *atomic.Int64
 		}
 		out.databases++
 		out.tables += len(tables)
+		recorded := true
 		for _, t := range tables {
 			if t.Columns == nil {
 				continue // known
@@ -294,6 +490,7 @@ func (s *Scanner) scanUser(ctx context.Context, u cg.User, queries *atomic.Int64
 			d, inserted, err := s.record(ctx, u, kind, t)
 			if err != nil {
 				fail(kind, err)
+				recorded = false
 				continue
 			}
 			if !inserted {
@@ -307,6 +504,9 @@ func (s *Scanner) scanUser(ctx context.Context, u cg.User, queries *atomic.Int64
 				out.new = append(out.new, d)
 				s.log.Info().Str("user", u.Name).Str("kind", string(kind)).Str("table", t.Name).Msg("new run table")
 			}
+		}
+		if recorded {
+			s.listed(tg)
 		}
 	}
 	return out
