@@ -89,13 +89,15 @@ func TestTypedControlCharactersAreEchoedAsText(t *testing.T) {
 	t.Parallel()
 	h := startBot(t)
 	name := h.createUser("echo", aliceID)
-	for _, tc := range []struct{ typed, shown string }{
-		{"frobnicate <https://evil.example|x> @channel", "<https://evil.example|x> @channel"},
-		{"cred set " + name + " db_host <https://evil.example|x>", "<https://evil.example|x>"},
-		{"cred set " + name + " db_port a&b<c>", "a&b<c>"},
-		{"user show <https://evil.example|x>", ""},
+	// db_host and db_port are connection keys, which only an administrator may set: the
+	// administrator's refusal is the one that quotes what was typed.
+	for _, tc := range []struct{ who, typed, shown string }{
+		{aliceID, "frobnicate <https://evil.example|x> @channel", "<https://evil.example|x> @channel"},
+		{adminID, "cred set " + name + " db_host <https://evil.example|x>", "<https://evil.example|x>"},
+		{adminID, "cred set " + name + " db_port a&b<c>", "a&b<c>"},
+		{aliceID, "user show <https://evil.example|x>", ""},
 	} {
-		got := h.answerOrAck(aliceID, tc.typed)
+		got := h.answerOrAck(tc.who, tc.typed)
 		checkControls(t, "/cg "+tc.typed, got.Controls())
 		if !strings.Contains(slacktest.Display(got.Text), tc.shown) {
 			t.Errorf("/cg %s: the reply does not show %q: %q", tc.typed, tc.shown, got.Text)
