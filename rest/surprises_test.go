@@ -1,6 +1,7 @@
 package rest_test
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -86,5 +87,50 @@ func TestUnauthenticatedLongPathsAreCutInTheLog(t *testing.T) {
 	}
 	if !strings.Contains(added, strings.Repeat("p", 100)) {
 		t.Fatalf("the log lost the path altogether: %s", added)
+	}
+}
+
+// A tenant cannot store a role password the database would refuse: db_pass with a NUL
+// byte is 422 and changes nothing.
+func TestATenantCannotStoreAnUnusableDatabasePassword(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	alice := b.env.UniqueUser(t, "alice")
+	key := b.env.CreateUser(t, alice).APIKey.Reveal()
+	before := b.do(t, "GET", "/api/v1/users/"+alice+"/credentials", key, "").raw
+	for _, k := range []string{"db_pass", "db_viewer_pass"} {
+		r := b.do(t, "PUT", "/api/v1/users/"+alice+"/credentials/"+k, key, `{"key_value": "abc\u0000def"}`)
+		if r.status != http.StatusUnprocessableEntity || !strings.Contains(r.errorMessage(), "printable ASCII") {
+			t.Errorf("PUT %s with a NUL byte: %d %s, want 422 naming printable ASCII", k, r.status, r.raw)
+		}
+	}
+	if after := b.do(t, "GET", "/api/v1/users/"+alice+"/credentials", key, "").raw; after != before {
+		t.Fatalf("a refused db_pass changed the credentials:\n%s\n%s", before, after)
+	}
+}
+
+// A failed retry of an active user leaves it active, its key accepted, and says what failed.
+func TestAFailedRetryOfAnActiveUserLeavesItActive(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	alice := b.env.UniqueUser(t, "alice")
+	res := b.env.CreateUser(t, alice)
+	key := res.APIKey.Reveal()
+	// A value stored before passwords were checked on the way in.
+	if _, err := b.env.DB.Credentials(b.env.Cipher).Set(ctx, res.User.ID, "db_pass", "abc\x00def", true); err != nil {
+		t.Fatal(err)
+	}
+	r := b.do(t, "POST", "/api/v1/users/"+alice+"/retry", adminToken, "")
+	msg := r.errorMessage()
+	if r.status < 400 || !strings.Contains(msg, "create roles failed") || !strings.Contains(msg, "still active") {
+		t.Fatalf("retry with an unusable db_pass: %d %s, want an error naming the step and that the user is still active", r.status, r.raw)
+	}
+	if strings.Contains(msg, "still provisioning") || strings.Contains(msg, "SQLSTATE") {
+		t.Fatalf("retry message misleads: %s", msg)
+	}
+	show := b.do(t, "GET", "/api/v1/users/"+alice, key, "")
+	if show.status != http.StatusOK || show.body["status"] != "active" {
+		t.Fatalf("after a failed retry the user's own key gets %d %s, want 200 and status active", show.status, show.raw)
 	}
 }
