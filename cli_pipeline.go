@@ -62,6 +62,14 @@ func runPipelineCommand(ctx context.Context, m *Main, args cliArgs, out printer)
 			}
 			return true, out.encode(list)
 		}
+		if len(list) == 0 {
+			what := "run tables"
+			if kind != "" {
+				what = strings.ToUpper(kind) + " run tables"
+			}
+			fmt.Fprintf(out.w, "no %s for %s yet: they show up after a scan finds them (`scan --once --user %s`)\n", what, args.pos[1], args.pos[1])
+			return true, nil
+		}
 		for _, d := range list {
 			detail := d.URL
 			if d.Reason != "" {

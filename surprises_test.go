@@ -1,9 +1,13 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"credential-grafana/commands/commandstest"
 	"credential-grafana/db/dbtest"
@@ -48,4 +52,64 @@ func TestCLIConcurrentAddsOfOneNameSayItIsBeingCreated(t *testing.T) {
 	if code, out, _ := cli("", "user", "show", racer); code != 0 || !strings.Contains(out, "active") {
 		t.Fatalf("user show after the race: %d %s", code, out)
 	}
+}
+
+// `dashboards alice` with no run tables says so instead of printing nothing.
+func TestCLIDashboardsOfAUserWithoutTablesSaysSo(t *testing.T) {
+	_, cli := cliEnv(t)
+	user := dbtest.UniqueName("empty")
+	commandstest.DropUserLater(t, user)
+	if code, out, errOut := cli("", "user", "add", user); code != 0 {
+		t.Fatalf("user add: %d %s %s", code, out, errOut)
+	}
+	for _, args := range [][]string{{"dashboards", user}, {"dashboards", user, "QOR"}} {
+		code, out, errOut := cli("", args...)
+		if code != 0 || !strings.Contains(out, "run tables for "+user+" yet") {
+			t.Errorf("%v: %d %q %s, want a line saying there are no run tables", args, code, out, errOut)
+		}
+	}
+	if code, out, _ := cli("", "dashboards", user, "--json"); code != 0 || strings.TrimSpace(out) != "[]" {
+		t.Errorf("dashboards --json: %d %q, want []", code, out)
+	}
+}
+
+// `status --json` gives the last scan's duration in milliseconds, as the README says.
+func TestCLIStatusJSONDurationsAreMilliseconds(t *testing.T) {
+	envFile, cli := cliEnv(t)
+	if code, out, errOut := cli("", "scan", "--once"); code != 0 {
+		t.Fatalf("scan --once: %d %s %s", code, out, errOut)
+	}
+	// A scan of known length, recorded as the newest.
+	pool := masterPool(t, envFile)
+	if _, err := pool.Exec(context.Background(), `INSERT INTO scan_runs (started_at, finished_at, users, tables_new, failures, detail)
+		VALUES (now(), now(), 0, 0, 0, '{"started_at": "2026-01-01T00:00:00Z", "duration": 1500000000}')`); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := cli("", "status", "--json")
+	if code != 0 {
+		t.Fatalf("status --json: %d %s %s", code, out, errOut)
+	}
+	var st struct {
+		LastScan map[string]any `json:"last_scan"`
+	}
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatalf("status --json is not JSON: %v\n%s", err, out)
+	}
+	if st.LastScan["duration_ms"] != float64(1500) {
+		t.Fatalf("last_scan = %v, want duration_ms 1500 (an old record's 1.5 s in ns, read as ms)", st.LastScan)
+	}
+	if _, ns := st.LastScan["duration"]; ns {
+		t.Fatalf("last_scan still has a nanosecond duration: %v", st.LastScan)
+	}
+}
+
+// masterPool connects to the master database the env file names.
+func masterPool(t *testing.T, envFile string) *pgxpool.Pool {
+	t.Helper()
+	pool, err := pgxpool.New(context.Background(), dbtest.URLFor(masterDatabase(t, envFile)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
 }
