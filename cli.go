@@ -370,6 +370,10 @@ func (p printer) users(users []cg.User) error {
 		}
 		return p.encode(users)
 	}
+	if len(users) == 0 {
+		_, err := fmt.Fprintln(p.w, "no users yet: `user add <name>` creates one")
+		return err
+	}
 	tw := tabwriter.NewWriter(p.w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tNAME\tSTATUS\tSLACK\tCREATED")
 	for _, u := range users {
@@ -402,6 +406,10 @@ func (p printer) credentials(list []cg.Credential) error {
 			list = []cg.Credential{}
 		}
 		return p.encode(list)
+	}
+	if len(list) == 0 {
+		_, err := fmt.Fprintln(p.w, "no credentials: `cred set <user> <key> <value>` adds one")
+		return err
 	}
 	tw := tabwriter.NewWriter(p.w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "KEY\tVALUE\tUPDATED")

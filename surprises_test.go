@@ -113,3 +113,11 @@ func masterPool(t *testing.T, envFile string) *pgxpool.Pool {
 	t.Cleanup(pool.Close)
 	return pool
 }
+
+// `user list` on a fresh installation says there are no users.
+func TestCLIUserListWithoutUsersSaysSo(t *testing.T) {
+	_, cli := cliEnv(t)
+	if code, out, errOut := cli("", "user", "list"); code != 0 || !strings.Contains(out, "no users yet") {
+		t.Fatalf("user list: %d %q %s, want a line saying there are no users", code, out, errOut)
+	}
+}
