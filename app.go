@@ -118,7 +118,7 @@ func (m *Main) wire(ctx context.Context) error {
 	m.checks = m.healthChecks()
 	m.Commands = commands.New(commands.Config{
 		DB: m.DB, Cipher: cipher, Grafana: m.Grafana, Scanner: m.Scanner, Pipeline: m.Pipeline, Checks: m.statusChecks(),
-		Doctor: m.doctorConfig(int(m.DB.Pool.Config().MaxConns)),
+		Doctor: m.doctorConfig(int(m.DB.Pool.Config().MaxConns)), GIFDir: cfg.GIFCaptureDir,
 		Defaults: commands.Defaults{
 			DBHost: cfg.UserDBHost, DBPort: cfg.UserDBPort, DBSSLMode: cfg.UserDBSSLMode,
 			GrafanaURL: cfg.GrafanaBaseURL, SlackChannelID: cfg.SlackChannelID,
@@ -189,6 +189,7 @@ func (m *Main) Serve(ctx context.Context) error {
 	}
 	trigger := scheduler.NewTrigger(schedule, m.Scanner, m.Log)
 	trigger.Start(ctx)
+	defer m.startHousekeeping(ctx)()
 	stopFrontEnds := m.startFrontEnds(ctx)
 
 	handler := rest.New(rest.Config{Service: m.Commands, AdminToken: cfg.AdminAPIToken, Checks: m.checks, Registry: m.Registry, Logger: m.Log})

@@ -111,6 +111,9 @@ func runPipelineCommand(ctx context.Context, m *Main, args cliArgs, out printer)
 			fmt.Fprintf(out.w, "last scan  %s: %d new, %d unreachable\n", st.LastScan.StartedAt.Format(time.RFC3339), len(st.LastScan.New), len(st.LastScan.Failures))
 		}
 		fmt.Fprintf(out.w, "queue      %d jobs\n", st.Queue)
+		if st.GIFDisk != nil {
+			fmt.Fprintf(out.w, "gifs       %s: %d files, %s\n", st.GIFDisk.Dir, st.GIFDisk.Files, humanBytes(st.GIFDisk.Bytes))
+		}
 		for _, d := range st.Failures {
 			fmt.Fprintf(out.w, "failed     %s %s: %s\n", d.UID, d.Step, d.LastError)
 		}

@@ -3,9 +3,15 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -119,5 +125,87 @@ func TestCLIUserListWithoutUsersSaysSo(t *testing.T) {
 	_, cli := cliEnv(t)
 	if code, out, errOut := cli("", "user", "list"); code != 0 || !strings.Contains(out, "no users yet") {
 		t.Fatalf("user list: %d %q %s, want a line saying there are no users", code, out, errOut)
+	}
+}
+
+// serve runs `serve` with envFile until the test ends, and waits for /readyz.
+func serve(t *testing.T, envFile string) (base string) {
+	t.Helper()
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	t.Setenv("HOST", "127.0.0.1")
+	t.Setenv("PORT", addr[len("127.0.0.1:"):])
+	t.Setenv("METRICS_ADDR", "off")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	errOut := &commandstest.SyncBuffer{}
+	go func() { done <- run(ctx, []string{"serve", "--env-file", envFile}, nil, io.Discard, errOut) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Error("serve did not shut down")
+		}
+	})
+	base = "http://" + addr
+	for i := 0; i < 200; i++ {
+		if resp, err := http.Get(base + "/readyz"); err == nil {
+			resp.Body.Close()
+			return base
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("serve did not answer /readyz:\n%s", errOut.String())
+	return ""
+}
+
+// The service prunes scans older than SCAN_HISTORY and deletes GIFs older than
+// GIF_RETENTION once it runs; status shows what the GIF directory uses.
+func TestServePrunesOldScansAndGIFsAndStatusShowsTheGIFDisk(t *testing.T) {
+	envFile, cli := cliEnv(t)
+	gifDir := t.TempDir()
+	t.Setenv("GIF_CAPTURE_DIR", gifDir)
+	t.Setenv("CHROMIUM_PATH", "/nonexistent") // no browser needed here
+	if code, _, errOut := cli("", "user", "list"); code != 0 {
+		t.Fatalf("user list: %d %s", code, errOut)
+	}
+	pool := masterPool(t, envFile)
+	ctx := context.Background()
+	for _, age := range []string{"30 days", "9 days", "1 hour"} {
+		if _, err := pool.Exec(ctx, `INSERT INTO scan_runs (started_at, finished_at, users, tables_new, failures)
+			VALUES (now() - $1::interval, now() - $1::interval, 0, 0, 0)`, age); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old, young := filepath.Join(gifDir, "old.gif"), filepath.Join(gifDir, "young.gif")
+	for _, p := range []string{old, young} {
+		if err := os.WriteFile(p, make([]byte, 2500), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	aMonthAgo := time.Now().Add(-31 * 24 * time.Hour)
+	if err := os.Chtimes(old, aMonthAgo, aMonthAgo); err != nil {
+		t.Fatal(err)
+	}
+	serve(t, envFile)
+	var scans int
+	for i := 0; i < 300; i++ { // house-keeping's first pass runs at start; wait for it
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM scan_runs WHERE started_at < now() - interval '7 days'`).Scan(&scans); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(old); scans == 0 && os.IsNotExist(err) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if _, err := os.Stat(old); scans != 0 || !os.IsNotExist(err) {
+		t.Fatalf("after serve started: %d scans older than SCAN_HISTORY left, old GIF: %v; want none and the GIF gone", scans, err)
+	}
+	if _, err := os.Stat(young); err != nil {
+		t.Fatalf("the young GIF is gone: %v", err)
+	}
+	code, out, errOut := cli("", "status")
+	if code != 0 || !strings.Contains(out, "gifs       "+gifDir+": 1 files, 2.5 kB") {
+		t.Fatalf("status: %d\n%s\n%s\nwant a gifs line with 1 file of 2.5 kB", code, out, errOut)
 	}
 }

@@ -42,6 +42,9 @@ type Config struct {
 	Checks []HealthCheck
 	// Doctor is what Doctor checks besides the database and Grafana.
 	Doctor DoctorConfig
+	// GIFDir is where GIFs are written (GIF_CAPTURE_DIR); Status shows what it uses.
+	// Empty: not shown.
+	GIFDir string
 	Logger zerolog.Logger
 }
 
@@ -58,6 +61,7 @@ type Service struct {
 	grafana  *grafana.Clients
 	checks   []HealthCheck
 	doctor   DoctorConfig
+	gifDir   string
 	log      zerolog.Logger
 }
 
@@ -84,6 +88,7 @@ func New(cfg Config) *Service {
 		grafana:  cfg.Grafana,
 		checks:   cfg.Checks,
 		doctor:   cfg.Doctor,
+		gifDir:   cfg.GIFDir,
 		log:      cfg.Logger,
 	}
 }
