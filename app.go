@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -39,6 +40,7 @@ type Main struct {
 
 	checks    []rest.Check
 	logCloser io.Closer
+	serving   atomic.Bool // Serve runs in this process (its bot holds the Slack connection)
 }
 
 // NewMain wires config -> logger -> master database (migrated) -> Grafana, browser,
@@ -141,7 +143,7 @@ func (m *Main) statusChecks() []commands.HealthCheck {
 			browserCheck = commands.HealthCheck{Name: c.Name, Run: c.Run}
 		}
 	}
-	slackCheck := commands.HealthCheck{Name: "slack", Run: func(ctx context.Context) error { return m.Bot.Check(ctx) }}
+	slackCheck := commands.HealthCheck{Name: "slack", Run: m.slackStatus}
 	if m.Config.SlackBotToken == "" || m.Config.SlackAppToken == "" {
 		slackCheck = commands.HealthCheck{Name: "slack", Off: "SLACK_BOT_TOKEN and SLACK_APP_TOKEN are not both set"}
 	}
@@ -190,6 +192,7 @@ func (m *Main) Serve(ctx context.Context) error {
 	trigger := scheduler.NewTrigger(schedule, m.Scanner, m.Log)
 	trigger.Start(ctx)
 	defer m.startHousekeeping(ctx)()
+	m.serving.Store(true)
 	stopFrontEnds := m.startFrontEnds(ctx)
 
 	handler := rest.New(rest.Config{Service: m.Commands, AdminToken: cfg.AdminAPIToken, Checks: m.checks, Registry: m.Registry, Logger: m.Log})

@@ -15,6 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"credential-grafana/bot/slacktest"
 	"credential-grafana/commands/commandstest"
 	"credential-grafana/db/dbtest"
 )
@@ -215,5 +216,54 @@ func TestServePrunesOldScansAndGIFsAndStatusShowsTheGIFDisk(t *testing.T) {
 	code, out, errOut := cli("", "status")
 	if code != 0 || !strings.Contains(out, "gifs       "+gifDir+": 1 files, 2.5 kB") {
 		t.Fatalf("status: %d\n%s\n%s\nwant a gifs line with 1 file of 2.5 kB", code, out, errOut)
+	}
+}
+
+// `status` in another process than the service says what /readyz says about Slack: the
+// service's Socket Mode connection, not that the CLI process itself is not connected.
+func TestCLIStatusAndReadyzAgreeOnSlack(t *testing.T) {
+	envFile, cli := cliEnv(t)
+	s := slacktest.New(t)
+	t.Setenv("SLACK_BOT_TOKEN", s.BotToken())
+	t.Setenv("SLACK_APP_TOKEN", s.AppToken())
+	t.Setenv("SLACK_API_URL", s.APIURL())
+	t.Setenv("CHROMIUM_PATH", "/nonexistent")
+	base := serve(t, envFile)
+	var ready struct {
+		Checks map[string]struct {
+			OK bool `json:"ok"`
+		} `json:"checks"`
+	}
+	for i := 0; i < 300; i++ { // the bot connects after serve answers
+		_, body := httpGet(t, base+"/readyz", "")
+		_ = json.Unmarshal([]byte(body), &ready)
+		if ready.Checks["slack"].OK {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !ready.Checks["slack"].OK {
+		t.Fatalf("/readyz never said Slack is connected: %+v", ready)
+	}
+	code, out, errOut := cli("", "status")
+	if code != 0 || !strings.Contains(out, "slack      ok") {
+		t.Fatalf("status while /readyz says Slack is fine: %d\n%s\n%s", code, out, errOut)
+	}
+
+	// With the service's connection refused, both say so.
+	s.RevokeAppToken()
+	for i := 0; i < 300; i++ {
+		_, body := httpGet(t, base+"/readyz", "")
+		_ = json.Unmarshal([]byte(body), &ready)
+		if !ready.Checks["slack"].OK {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if ready.Checks["slack"].OK {
+		t.Fatal("/readyz still says Slack is connected after the app token was revoked")
+	}
+	if code, out, _ = cli("", "status"); !strings.Contains(out, "slack      FAILING") {
+		t.Fatalf("status after the app token was revoked: %d\n%s", code, out)
 	}
 }
