@@ -42,10 +42,10 @@ type CreateUserResult struct {
 // CreateUser creates a user with its roles, databases and default credentials, or
 // finishes the creation of one left "provisioning" by an earlier failure. Only
 // administrators may. Returns cg.EINVALID for a bad name, cg.ECONFLICT if the user
-// exists and is provisioned, cg.ECONFLICT ("… is being created by another request")
-// while another request creates or retries the same name, and, when a step fails, an error that says which step and
-// why; the user then stays "provisioning" with that reason, and running CreateUser (or
-// RetryUser) again finishes it.
+// exists and is provisioned or ("… is being created by another request") while another
+// request creates or retries the same name, and, when a step fails, an error that says
+// which step and why; the user then stays "provisioning" with that reason, and running
+// CreateUser (or RetryUser) again finishes it.
 func (s *Service) CreateUser(ctx context.Context, actor Actor, in CreateUserInput) (CreateUserResult, error) {
 	if err := requireAdmin(actor, "create users"); err != nil {
 		return CreateUserResult{}, err
