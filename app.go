@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -41,6 +42,7 @@ type Main struct {
 
 	checks    []rest.Check
 	logCloser io.Closer
+	serving   atomic.Bool // Serve runs in this process (its bot holds the Slack connection)
 }
 
 // NewMain wires config -> logger -> master database (migrated) -> Grafana, browser,
@@ -131,6 +133,7 @@ func (m *Main) wire(ctx context.Context) error {
 		DB: m.DB, Cipher: cipher, Grafana: m.Grafana, Scanner: m.Scanner, Pipeline: m.Pipeline, Checks: m.statusChecks(),
 		Doctor:  m.doctorConfig(),
 		Allowed: allowed,
+		GIFDir:  cfg.GIFCaptureDir,
 		Defaults: commands.Defaults{
 			DBHost: cfg.UserDBHost, DBPort: cfg.UserDBPort, DBSSLMode: cfg.UserDBSSLMode,
 			GrafanaURL: cfg.GrafanaBaseURL, SlackChannelID: cfg.SlackChannelID,
@@ -153,7 +156,7 @@ func (m *Main) statusChecks() []commands.HealthCheck {
 			browserCheck = commands.HealthCheck{Name: c.Name, Run: c.Run, Note: m.Browser.SandboxWarning}
 		}
 	}
-	slackCheck := commands.HealthCheck{Name: "slack", Run: func(ctx context.Context) error { return m.Bot.Check(ctx) }}
+	slackCheck := commands.HealthCheck{Name: "slack", Run: m.slackStatus}
 	if m.Config.SlackBotToken == "" || m.Config.SlackAppToken == "" {
 		slackCheck = commands.HealthCheck{Name: "slack", Off: "SLACK_BOT_TOKEN and SLACK_APP_TOKEN are not both set"}
 	}
@@ -207,6 +210,8 @@ func (m *Main) Serve(ctx context.Context) error {
 	}
 	trigger := scheduler.NewTrigger(schedule, m.Scanner, m.Log)
 	trigger.Start(ctx)
+	defer m.startHousekeeping(ctx)()
+	m.serving.Store(true)
 	stopFrontEnds := m.startFrontEnds(ctx)
 
 	handler := rest.New(rest.Config{Service: m.Commands, AdminToken: cfg.AdminAPIToken, Checks: m.checks, Registry: m.Registry, Logger: m.Log})

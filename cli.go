@@ -390,9 +390,11 @@ func (p printer) users(each func(fn func(cg.User) error) error) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(p.w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tSTATUS\tSLACK\tCREATED")
 	n := 0
 	err := each(func(u cg.User) error {
+		if n == 0 {
+			fmt.Fprintln(tw, "ID\tNAME\tSTATUS\tSLACK\tCREATED")
+		}
 		status := string(u.Status)
 		if u.StatusReason != "" {
 			status += " (" + u.StatusReason + ")"
@@ -405,6 +407,9 @@ func (p printer) users(each func(fn func(cg.User) error) error) error {
 	})
 	if ferr := tw.Flush(); err == nil {
 		err = ferr
+	}
+	if err == nil && n == 0 {
+		_, err = fmt.Fprintln(p.w, "no users yet: `user add <name>` creates one")
 	}
 	return err
 }
@@ -429,6 +434,10 @@ func (p printer) credentials(list []cg.Credential) error {
 			list = []cg.Credential{}
 		}
 		return p.encode(list)
+	}
+	if len(list) == 0 {
+		_, err := fmt.Fprintln(p.w, "no credentials: `cred set <user> <key> <value>` adds one")
+		return err
 	}
 	tw := tabwriter.NewWriter(p.w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "KEY\tVALUE\tUPDATED")

@@ -62,6 +62,14 @@ func runPipelineCommand(ctx context.Context, m *Main, args cliArgs, out printer)
 			}
 			return true, out.encode(list)
 		}
+		if len(list) == 0 {
+			what := "run tables"
+			if kind != "" {
+				what = strings.ToUpper(kind) + " run tables"
+			}
+			fmt.Fprintf(out.w, "no %s for %s yet: they show up after a scan finds them (`scan --once --user %s`)\n", what, args.pos[1], args.pos[1])
+			return true, nil
+		}
 		for _, d := range list {
 			detail := d.URL
 			if d.Reason != "" {
@@ -109,6 +117,9 @@ func runPipelineCommand(ctx context.Context, m *Main, args cliArgs, out printer)
 		for _, j := range st.Waiting {
 			fmt.Fprintf(out.w, "waiting    job %d %s (dashboard %d) to be taken over since %s: %s\n", j.JobID, j.Kind, j.DashboardID,
 				j.Since.Format(time.RFC3339), waitingReason(j))
+		}
+		if st.GIFDisk != nil {
+			fmt.Fprintf(out.w, "gifs       %s: %d files, %s\n", st.GIFDisk.Dir, st.GIFDisk.Files, humanBytes(st.GIFDisk.Bytes))
 		}
 		for _, d := range st.Failures {
 			fmt.Fprintf(out.w, "failed     %s %s: %s\n", d.UID, d.Step, d.LastError)

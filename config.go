@@ -93,6 +93,12 @@ type Config struct {
 	CaptureTheme       string        `env:"CAPTURE_THEME" default:"dark" validate:"oneof=dark light"`
 	ChromiumPath       string        `env:"CHROMIUM_PATH" default:"/usr/bin/chromium"`
 	GIFMaxBytes        int64         `env:"GIF_MAX_BYTES" default:"8000000" validate:"min=100000"`
+	// GIF_RETENTION is how many days a GIF stays in GIF_CAPTURE_DIR (by its modification
+	// time; one still waiting to be posted stays); its dashboard and post stay. Defaults to 30.
+	GIFRetentionDays int `env:"GIF_RETENTION" default:"30" validate:"min=1,max=36500"`
+	// SCAN_HISTORY is how many days of recorded scans (scan_runs) are kept; the newest
+	// always is. Defaults to 7.
+	ScanHistoryDays int `env:"SCAN_HISTORY" default:"7" validate:"min=1,max=36500"`
 
 	DashboardScanInterval time.Duration `env:"DASHBOARD_SCAN_INTERVAL" unit:"ms" default:"60000" validate:"min=1s"`
 	ScanSchedule          string        `env:"SCAN_SCHEDULE"`

@@ -15,6 +15,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"credential-grafana/cg"
+	"credential-grafana/internal/lru"
 	"credential-grafana/scheduler"
 )
 
@@ -60,8 +61,7 @@ type Notifier struct {
 	log    zerolog.Logger
 	limit  *channelLimiter
 
-	mu      sync.Mutex
-	clients map[[32]byte]*tokenClient
+	clients *lru.Cache[[32]byte, *tokenClient]
 }
 
 // tokenClient is the Web API client of one bot token, with the bot's name once known.
@@ -82,7 +82,7 @@ func NewNotifier(cfg NotifierConfig) *Notifier {
 		http:    cfg.HTTPClient,
 		log:     cfg.Logger,
 		limit:   newChannelLimiter(cfg.MinPostInterval),
-		clients: map[[32]byte]*tokenClient{},
+		clients: lru.New[[32]byte, *tokenClient](MaxCachedTokens),
 	}
 }
 
@@ -106,16 +106,19 @@ func slackOptions(apiURL string, hc *http.Client) []slack.Option {
 	return opts
 }
 
+// MaxCachedTokens bounds the per-token clients a Notifier keeps: beyond it the least
+// recently used is dropped and made again when next needed.
+const MaxCachedTokens = 256
+
+// Cached is how many per-token clients are cached.
+func (n *Notifier) Cached() int { return n.clients.Len() }
+
 // client returns the cached client of a token; the cache is keyed by the token's hash.
 func (n *Notifier) client(token cg.Secret) *tokenClient {
 	key := sha256.Sum256([]byte(token.Reveal()))
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	c := n.clients[key]
-	if c == nil {
-		c = &tokenClient{api: slack.New(token.Reveal(), slackOptions(n.apiURL, n.http)...)}
-		n.clients[key] = c
-	}
+	c, _ := n.clients.GetOrAdd(key, func() (*tokenClient, error) {
+		return &tokenClient{api: slack.New(token.Reveal(), slackOptions(n.apiURL, n.http)...)}, nil
+	})
 	return c
 }
 

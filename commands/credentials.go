@@ -64,6 +64,9 @@ func (s *Service) SetCredential(ctx context.Context, actor Actor, ref, key, valu
 	if err := spec.allowed(s.allowed, value); err != nil {
 		return cg.Credential{}, err
 	}
+	if err := checkRolePassword(spec.Name, value); err != nil {
+		return cg.Credential{}, err
+	}
 	if u.Status == cg.UserRemoved {
 		return cg.Credential{}, cg.Errorf(cg.ECONFLICT, "user %q was removed: add it again before setting credentials", u.Name)
 	}

@@ -223,6 +223,8 @@ type Status struct {
 	Waiting    []WaitingJob              `json:"waiting,omitempty"` // jobs to be taken over, oldest first
 	Dashboards map[cg.DashboardState]int `json:"dashboards"`
 	Failures   []cg.Dashboard            `json:"failures,omitempty"` // the newest failed records
+	// GIFDisk is what GIF_CAPTURE_DIR uses on disk (administrators only).
+	GIFDisk *scheduler.DiskUsage `json:"gif_disk,omitempty"`
 	// Hint points an administrator to doctor when a component is failing.
 	Hint string `json:"hint,omitempty"`
 	// Everyone says the status covers every user (an administrator's). Otherwise it
@@ -306,6 +308,13 @@ func (s *Service) Status(ctx context.Context, actor Actor) (Status, error) {
 	}
 	if st.Failures, err = s.db.Dashboards().Failed(ctx, 5); err != nil {
 		return st, err
+	}
+	if s.gifDir != "" {
+		usage, err := scheduler.MeasureDir(s.gifDir)
+		if err != nil {
+			return st, err
+		}
+		st.GIFDisk = &usage
 	}
 	return st, nil
 }

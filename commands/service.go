@@ -45,7 +45,10 @@ type Config struct {
 	// Allowed are the db_host and grafana_url values an administrator may set besides
 	// Defaults.DBHost and Defaults.GrafanaURL, which are always allowed.
 	Allowed cg.AllowList
-	Logger  zerolog.Logger
+	// GIFDir is where GIFs are written (GIF_CAPTURE_DIR); Status shows what it uses.
+	// Empty: not shown.
+	GIFDir string
+	Logger zerolog.Logger
 }
 
 // Service runs the operations.
@@ -62,6 +65,7 @@ type Service struct {
 	checks   []HealthCheck
 	doctor   DoctorConfig
 	allowed  cg.AllowList
+	gifDir   string
 	log      zerolog.Logger
 }
 
@@ -94,6 +98,7 @@ func New(cfg Config) *Service {
 		checks:   cfg.Checks,
 		doctor:   cfg.Doctor,
 		allowed:  cfg.Allowed,
+		gifDir:   cfg.GIFDir,
 		log:      cfg.Logger,
 	}
 }

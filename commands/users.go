@@ -42,9 +42,10 @@ type CreateUserResult struct {
 // CreateUser creates a user with its roles, databases and default credentials, or
 // finishes the creation of one left "provisioning" by an earlier failure. Only
 // administrators may. Returns cg.EINVALID for a bad name, cg.ECONFLICT if the user
-// exists and is provisioned, and, when a step fails, an error that says which step and
-// why; the user then stays "provisioning" with that reason, and running CreateUser (or
-// RetryUser) again finishes it.
+// exists and is provisioned or ("… is being created by another request") while another
+// request creates or retries the same name, and, when a step fails, an error that says
+// which step and why; the user then stays "provisioning" with that reason, and running
+// CreateUser (or RetryUser) again finishes it.
 func (s *Service) CreateUser(ctx context.Context, actor Actor, in CreateUserInput) (CreateUserResult, error) {
 	if err := requireAdmin(actor, "create users"); err != nil {
 		return CreateUserResult{}, err
@@ -53,6 +54,11 @@ func (s *Service) CreateUser(ctx context.Context, actor Actor, in CreateUserInpu
 	if err := check(in); err != nil {
 		return CreateUserResult{}, err
 	}
+	unlock, err := s.lockUser(ctx, in.Username)
+	if err != nil {
+		return CreateUserResult{}, err
+	}
+	defer unlock()
 	u, err := s.users.ByName(ctx, in.Username)
 	resumed := true
 	switch {
@@ -88,13 +94,24 @@ func (s *Service) CreateUser(ctx context.Context, actor Actor, in CreateUserInpu
 }
 
 // RetryUser finishes the creation of a user left "provisioning", or runs the creation's
-// idempotent steps again for an active one (after Grafana was configured, say).
+// idempotent steps again for an active one (after Grafana was configured, say). A failed
+// step leaves an active user active (its key accepted, its databases scanned) and says
+// which step failed; a provisioning one stays provisioning with that reason. Returns
+// cg.ECONFLICT while another request creates or retries the same user.
 func (s *Service) RetryUser(ctx context.Context, actor Actor, ref string) (CreateUserResult, error) {
 	if err := requireAdmin(actor, "retry user creation"); err != nil {
 		return CreateUserResult{}, err
 	}
 	u, err := s.lookupUser(ctx, ref)
 	if err != nil {
+		return CreateUserResult{}, err
+	}
+	unlock, err := s.lockUser(ctx, u.Name)
+	if err != nil {
+		return CreateUserResult{}, err
+	}
+	defer unlock()
+	if u, err = s.users.ByID(ctx, u.ID); err != nil { // as it is now that we hold the lock
 		return CreateUserResult{}, err
 	}
 	if u.Status != cg.UserProvisioning && u.Status != cg.UserActive {
@@ -194,6 +211,9 @@ func (s *Service) provision(ctx context.Context, actor Actor, u cg.User) (Create
 		if err := st.run(ctx); err != nil {
 			reason := fmt.Sprintf("%s failed: %s", st.name, describe(err))
 			s.log.Error().Err(err).Str("user", u.Name).Str("step", st.name).Msg("user provisioning step failed")
+			if u.Status == cg.UserActive {
+				return res, s.activeRetryFailed(ctx, actor, u, st.name, reason, err)
+			}
 			if serr := s.users.SetStatus(context.WithoutCancel(ctx), u.ID, cg.UserProvisioning, reason); serr != nil {
 				s.log.Error().Err(serr).Str("user", u.Name).Msg("record provisioning failure")
 			}
@@ -217,12 +237,13 @@ func (s *Service) provision(ctx context.Context, actor Actor, u cg.User) (Create
 }
 
 // describe gives an error's text for a status reason: the *cg.Error's message if it has
-// one, else the error itself (these reasons are for administrators).
+// one, else the error itself (these reasons are for administrators) with PostgreSQL's
+// errors as their message, without "ERROR:" and "(SQLSTATE …)".
 func describe(err error) string {
 	if cg.ErrorCode(err) != cg.EINTERNAL {
 		return cg.ErrorMessage(err)
 	}
-	return err.Error()
+	return withoutSQLState(err)
 }
 
 // ListUsers returns every user actor may manage, by name, in one slice. Front-ends use

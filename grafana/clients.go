@@ -1,20 +1,18 @@
 package grafana
 
 import (
-	"sync"
-
 	"credential-grafana/cg"
+	"credential-grafana/internal/lru"
 )
 
 // Clients hands out the Grafana client of each user: the user's own when their
 // credentials name both a grafana_url and a grafana_api_key, else the service's. In
 // IsolationOrg a user's client is always its own token's (grafana_api_key, on
 // grafana_url or the service's Grafana), which works in the user's org only. Clients
-// are cached per URL and token.
+// are cached per URL and token, at most MaxCachedClients of them.
 type Clients struct {
 	global Config
-	mu     sync.Mutex
-	byKey  map[string]*Client
+	byKey  *lru.Cache[string, *Client]
 }
 
 // NewClients returns clients over the service's Grafana; an empty BaseURL means the
@@ -23,7 +21,7 @@ func NewClients(global Config) *Clients {
 	if global.Isolation == "" {
 		global.Isolation = IsolationFolder
 	}
-	return &Clients{global: global, byKey: map[string]*Client{}}
+	return &Clients{global: global, byKey: lru.New[string, *Client](MaxCachedClients)}
 }
 
 // ErrOff means neither the service nor the user has a Grafana.
@@ -31,6 +29,10 @@ var ErrOff = cg.Errorf(cg.EUNAVAILABLE, "Grafana is not configured: set GRAFANA_
 
 // ErrNoOrgToken means, in IsolationOrg, that a user has no token of its own org yet.
 var ErrNoOrgToken = cg.Errorf(cg.ECONFLICT, "the user has no Grafana org of its own yet (GRAFANA_ISOLATION=org): run `user retry <name>` to make its org, service account and token")
+
+// MaxCachedClients bounds the clients Clients keeps (one per URL and token): beyond it
+// the least recently used is dropped and made again when next needed.
+const MaxCachedClients = 256
 
 // Enabled reports whether the service has a Grafana of its own.
 func (cs *Clients) Enabled() bool { return cs.global.BaseURL != "" }
@@ -88,17 +90,14 @@ func (cs *Clients) Admin() (*Client, error) {
 	return c, err
 }
 
+// Cached is how many clients are cached.
+func (cs *Clients) Cached() int { return cs.byKey.Len() }
+
 func (cs *Clients) client(cfg Config) (*Client, cg.Secret, error) {
 	key := cfg.BaseURL + "\x00" + cfg.Token.Reveal() + "\x00" + cfg.BasicUser
-	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	if c, ok := cs.byKey[key]; ok {
-		return c, cfg.Token, nil
-	}
-	c, err := New(cfg)
+	c, err := cs.byKey.GetOrAdd(key, func() (*Client, error) { return New(cfg) })
 	if err != nil {
 		return nil, "", err
 	}
-	cs.byKey[key] = c
 	return c, cfg.Token, nil
 }

@@ -183,7 +183,7 @@ func (s *Server) updateCredential(w http.ResponseWriter, r *http.Request, actor 
 
 func (s *Server) deleteCredential(w http.ResponseWriter, r *http.Request, actor commands.Actor) error {
 	if err := s.cfg.Service.DeleteCredential(r.Context(), actor, r.PathValue("id"), r.PathValue("key")); err != nil {
-		return err
+		return invalidInput(err) // an unknown key is 422, as on POST and PUT
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil

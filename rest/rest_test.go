@@ -180,7 +180,7 @@ func TestBadRequestsGetTheRightStatusAndChangeNothing(t *testing.T) {
 		{"unknown user's credentials", "GET", "/api/v1/users/nobody/credentials", adminToken, "", 404, "no user named"},
 		{"duplicate user", "POST", "/api/v1/users", adminToken, `{"username":"` + alice + `"}`, 409, "already exists"},
 		{"malformed JSON", "POST", "/api/v1/users", adminToken, `{"username":`, 400, "not valid JSON"},
-		{"not an object", "POST", "/api/v1/users", adminToken, `["alice"]`, 400, "must be a"},
+		{"not an object", "POST", "/api/v1/users", adminToken, `["alice"]`, 400, "send a JSON object"},
 		{"unknown field", "POST", "/api/v1/users", adminToken, `{"user":"alice"}`, 400, "unknown field"},
 		{"empty body", "POST", "/api/v1/users", adminToken, ``, 400, "body is empty"},
 		{"oversized body", "POST", "/api/v1/users", adminToken, huge, 413, "larger than 4096 bytes"},

@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -135,7 +136,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/healthz" || r.URL.Path == "/metrics" {
 		return
 	}
-	s.log.Info().Str("method", r.Method).Str("path", r.URL.Path).Int("status", rec.status).
+	s.log.Info().Str("method", r.Method).Str("path", loggedPath(r)).Int("status", rec.status).
 		Dur("duration", time.Since(start)).Msg("http request")
 }
 
@@ -177,14 +178,15 @@ func (s *Server) authenticate(r *http.Request) (commands.Actor, error) {
 	actor, err := s.checkToken(r)
 	if cg.ErrorCode(err) == cg.EUNAUTHORIZED {
 		s.failures.fail(client)
-		s.log.Warn().Str("client", client).Str("path", r.URL.Path).Msg("token check failed")
+		s.log.Warn().Str("client", client).Str("path", loggedPath(r)).Msg("token check failed")
 	}
 	return actor, err
 }
 
 func (s *Server) checkToken(r *http.Request) (commands.Actor, error) {
-	h := r.Header.Get("Authorization")
-	token, ok := strings.CutPrefix(h, "Bearer ")
+	// The scheme is case-insensitive (RFC 9110 §11.1), the token is not.
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	ok = ok && strings.EqualFold(scheme, "Bearer")
 	token = strings.TrimSpace(token)
 	if !ok || token == "" {
 		return commands.Actor{}, cg.Errorf(cg.EUNAUTHORIZED, "missing bearer token: send `Authorization: Bearer <ADMIN_API_TOKEN or the user's API key>`")
@@ -240,7 +242,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if cg.ErrorCode(err) == cg.EINTERNAL {
 		id := errorID()
-		s.log.Error().Err(err).Str("error_id", id).Str("method", r.Method).Str("path", r.URL.Path).Msg("internal error")
+		s.log.Error().Err(err).Str("error_id", id).Str("method", r.Method).Str("path", loggedPath(r)).Msg("internal error")
 		err = cg.Errorf(cg.EINTERNAL, "internal error (id %s): the administrator can find it in the log", id)
 	}
 	writeError(w, err)
@@ -328,8 +330,10 @@ func decode(r *http.Request, v any) error {
 			return cg.Errorf(cg.EINVALID, "request body is empty: send a JSON object")
 		case errors.As(err, &syntaxErr):
 			return cg.Errorf(cg.EINVALID, "request body is not valid JSON (at byte %d): %v", syntaxErr.Offset, err)
+		case errors.As(err, &typeErr) && typeErr.Field == "":
+			return cg.Errorf(cg.EINVALID, "request body is a JSON %s: send a JSON object", typeErr.Value)
 		case errors.As(err, &typeErr):
-			return cg.Errorf(cg.EINVALID, "field %q must be a %s", typeErr.Field, typeErr.Type)
+			return cg.Errorf(cg.EINVALID, "field %q must be %s, not %s", typeErr.Field, jsonKind(typeErr.Type), typeErr.Value)
 		case strings.HasPrefix(err.Error(), "json: unknown field"):
 			return cg.Errorf(cg.EINVALID, "request body has an %s", strings.TrimPrefix(err.Error(), "json: "))
 		default:
@@ -340,6 +344,39 @@ func decode(r *http.Request, v any) error {
 		return cg.Errorf(cg.EINVALID, "request body has data after the JSON object")
 	}
 	return nil
+}
+
+// jsonKind names t as JSON does ("a string", "a number"), never as Go does.
+func jsonKind(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	default:
+		return "an object"
+	}
+}
+
+// maxLoggedPath bounds the part of a request's path a log line carries, so that a client
+// without a token cannot grow the log by the size of its request line.
+const maxLoggedPath = 200
+
+// loggedPath is r's path as logged: its first maxLoggedPath bytes, then "…" if cut.
+func loggedPath(r *http.Request) string {
+	p := r.URL.Path
+	if len(p) <= maxLoggedPath {
+		return p
+	}
+	return strings.ToValidUTF8(p[:maxLoggedPath], "") + "…"
 }
 
 // readyz answers whether the service is ready, and per check whether it is ok (and
