@@ -38,6 +38,7 @@ type Main struct {
 	Bot      *bot.Bot // nil unless both Slack tokens are set
 
 	checks    []rest.Check
+	cipher    *db.Cipher
 	logCloser io.Closer
 }
 
@@ -79,6 +80,10 @@ func (m *Main) wire(ctx context.Context) error {
 	}
 	grafanaCfg := grafana.Config{BaseURL: cfg.GrafanaBaseURL, Token: cfg.GrafanaAPIKey, BasicUser: cfg.GrafanaUser,
 		BasicPassword: cfg.GrafanaPassword, OrgID: cfg.GrafanaOrgID, Isolation: grafana.Isolation(cfg.GrafanaIsolation), Logger: log}
+	m.cipher = cipher
+	if tok := m.storedGrafanaToken(ctx, cipher); !tok.Empty() {
+		grafanaCfg.Token = tok // the token it made for itself (service_grafana.go)
+	}
 	m.Grafana = grafana.NewClients(grafanaCfg)
 
 	m.Browser, err = capture.New(capture.Config{
@@ -100,7 +105,7 @@ func (m *Main) wire(ctx context.Context) error {
 		return float64(n)
 	})
 	pipelineCfg := scheduler.PipelineConfig{
-		DB: m.DB, Cipher: cipher, Grafana: grafanaCfg, Templates: templates, Theme: cfg.CaptureTheme,
+		DB: m.DB, Cipher: cipher, Grafana: grafanaCfg, GrafanaClients: m.Grafana, Templates: templates, Theme: cfg.CaptureTheme,
 		Frames: cfg.CaptureFrames, FrameDelay: cfg.CaptureFrameDelay,
 		Notifier: m.notifier(), SlackToken: cfg.SlackBotToken, SlackChannel: cfg.SlackChannelID,
 		RecordWorkers: cfg.CaptureConcurrency, JobTimeout: cfg.JobTimeout, RescueAfter: cfg.JobRescueAfter,
@@ -190,6 +195,7 @@ func (m *Main) Serve(ctx context.Context) error {
 	trigger := scheduler.NewTrigger(schedule, m.Scanner, m.Log)
 	trigger.Start(ctx)
 	stopFrontEnds := m.startFrontEnds(ctx)
+	defer m.startServiceGrafana(ctx)()
 
 	handler := rest.New(rest.Config{Service: m.Commands, AdminToken: cfg.AdminAPIToken, Checks: m.checks, Registry: m.Registry, Logger: m.Log})
 	srv := &http.Server{

@@ -44,7 +44,7 @@ func (cs *Clients) Isolation() Isolation { return cs.global.Isolation }
 // Grafana to use, and in IsolationOrg ErrNoOrgToken for a user without a token (the
 // service's token, of another org, is never used for a user's things there).
 func (cs *Clients) For(creds map[string]string) (*Client, cg.Secret, error) {
-	cfg := cs.global
+	cfg := cs.globalConfig()
 	u, tok := creds["grafana_url"], creds["grafana_api_key"]
 	switch {
 	case u != "" && tok != "":
@@ -69,7 +69,7 @@ func (cs *Clients) For(creds map[string]string) (*Client, cg.Secret, error) {
 // admin may do (orgs). Returns ErrOff without a Grafana, and a cg.EUNAVAILABLE error
 // without the Basic credentials.
 func (cs *Clients) Admin() (*Client, error) {
-	cfg := cs.global
+	cfg := cs.globalConfig()
 	if cfg.BaseURL == "" {
 		return nil, ErrOff
 	}
@@ -79,6 +79,13 @@ func (cs *Clients) Admin() (*Client, error) {
 	cfg.Token = ""
 	c, _, err := cs.client(cfg)
 	return c, err
+}
+
+// globalConfig is the service's configuration with its current token.
+func (cs *Clients) globalConfig() Config {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	return cs.global
 }
 
 func (cs *Clients) client(cfg Config) (*Client, cg.Secret, error) {
