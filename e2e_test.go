@@ -164,6 +164,7 @@ func TestAServiceKilledMidPipelineResumesAndTwoServicesPostEachTableOnce(t *test
 	const channel = "C0KILLTEST1"
 	s.AddChannel(channel, "eda-results", slacktest.BotMember())
 	env := commandstest.New(t, commandstest.WithGrafana(g.URL, g.Token))
+	t.Cleanup(func() { dropMonitorRole(t, env.Database) }) // the services' own dashboard's role, after they stopped
 	ctx := context.Background()
 	user := env.UniqueUser(t, "kim")
 	u := env.CreateUser(t, user).User

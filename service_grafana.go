@@ -1,12 +1,15 @@
 package main
 
 import (
+	"cmp"
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
 	"credential-grafana/cg"
 	"credential-grafana/db"
+	"credential-grafana/grafana"
 )
 
 // bootstrapsGrafanaToken reports whether the service makes its own Grafana token: a
@@ -33,7 +36,8 @@ func (m *Main) storedGrafanaToken(ctx context.Context, cipher *db.Cipher) cg.Sec
 
 // ensureServiceGrafana makes one pass of what the service sets up in its own Grafana:
 // with bootstrapsGrafanaToken, its own service account and token (kept while Grafana
-// accepts it, else replaced, stored encrypted), which every Grafana client then uses.
+// accepts it, else replaced, stored encrypted), which every Grafana client then uses;
+// then its own dashboard (ensureServiceDashboard).
 // Every step is found before it is made, so a pass after any failure finishes the job.
 func (m *Main) ensureServiceGrafana(ctx context.Context) error {
 	if !m.Grafana.Enabled() {
@@ -61,6 +65,41 @@ func (m *Main) ensureServiceGrafana(ctx context.Context) error {
 		}
 		m.Grafana.SetServiceToken(tok)
 	}
+	return m.ensureServiceDashboard(ctx)
+}
+
+// ensureServiceDashboard provisions the service's own dashboard (grafana/templates/
+// service.json) in its folder, over the master database through the read-only
+// MonitorRole, whose password is made once and kept encrypted.
+func (m *Main) ensureServiceDashboard(ctx context.Context) error {
+	tpl, err := grafana.LoadServiceTemplate()
+	if err != nil {
+		return err
+	}
+	installation, err := m.DB.InstallationID(ctx)
+	if err != nil {
+		return err
+	}
+	pass, err := m.DB.ServiceSecrets(m.cipher).SetIfAbsent(ctx, db.SecretMonitorPassword, db.RandomRolePassword())
+	if err != nil {
+		return err
+	}
+	role, err := m.DB.Provisioner().EnsureMonitorRole(ctx, pass)
+	if err != nil {
+		return fmt.Errorf("make the read-only role of the service's own dashboard: %w", err)
+	}
+	c, _, err := m.Grafana.For(nil)
+	if err != nil {
+		return err
+	}
+	saved, err := c.ProvisionServiceDashboard(ctx, tpl, grafana.ServiceDashboardRequest{
+		InstallationID: installation, Host: cmp.Or(m.Config.UserDBHost, m.DB.Host()), Port: cmp.Or(m.Config.UserDBPort, int(m.DB.Port())), Database: m.DB.Database(),
+		SSLMode: m.Config.UserDBSSLMode, Role: role, Password: pass,
+	})
+	if err != nil {
+		return err
+	}
+	m.Log.Info().Str("dashboard_url", c.BaseURL()+saved.URL).Msg("the service's own dashboard is up to date")
 	return nil
 }
 

@@ -9,7 +9,10 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
 	"credential-grafana/cg"
+	"credential-grafana/db"
 	"credential-grafana/db/dbtest"
 	"credential-grafana/grafana"
 	"credential-grafana/grafana/grafanatest"
@@ -45,6 +48,7 @@ func (a *authLog) take() []string {
 func serviceGrafanaEnv(t *testing.T, fake *grafanatest.Server) map[string]string {
 	name := dbtest.UniqueName("cgselfgf_")
 	t.Cleanup(func() { dbtest.DropDatabase(t, name) })
+	t.Cleanup(func() { dropMonitorRole(t, name) }) // before the database: the role has privileges in it
 	return map[string]string{
 		"CREDENTIALS_KEY": testKey, "DATABASE_URL": dbtest.URLFor(name), "LOG_FORMAT": "json", "METRICS_ADDR": "off",
 		"GRAFANA_BASE_URL": fake.URL, "GRAFANA_USER": fake.AdminUser, "GRAFANA_PASSWORD": fake.AdminPassword,
@@ -169,5 +173,28 @@ func TestServiceMakesItsOwnGrafanaTokenAndKeepsIt(t *testing.T) {
 	usesBearer(m3, third.Key)
 	if strings.Contains(logs.String(), first.Key) || strings.Contains(logs.String(), third.Key) {
 		t.Fatal("a token reached the log")
+	}
+}
+
+// dropMonitorRole drops the read-only role of the service dashboard of master database
+// name, if it was made.
+func dropMonitorRole(t *testing.T, name string) {
+	t.Helper()
+	conn := dbtest.Connect(t, name)
+	defer conn.Close(context.Background())
+	var id string
+	if err := conn.QueryRow(context.Background(), "SELECT id FROM installation").Scan(&id); err != nil {
+		return // not migrated
+	}
+	role := pgx.Identifier{db.MonitorRole(id)}.Sanitize()
+	var exists bool
+	_ = conn.QueryRow(context.Background(), "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", db.MonitorRole(id)).Scan(&exists)
+	if !exists {
+		return
+	}
+	for _, sql := range []string{"DROP OWNED BY " + role, "DROP ROLE " + role} {
+		if _, err := conn.Exec(context.Background(), sql); err != nil {
+			t.Errorf("%s: %v", sql, err)
+		}
 	}
 }
