@@ -56,4 +56,6 @@ func TestServiceTemplateIsValidatedLikeTheOthers(t *testing.T) {
 	}
 }
 
-func servicePanel(d map[string]any, i int) map[string]any { return d["panels"].([]any)[i].(map[string]any) }
+func servicePanel(d map[string]any, i int) map[string]any {
+	return d["panels"].([]any)[i].(map[string]any)
+}
