@@ -41,6 +41,7 @@ type Main struct {
 	Bot      *bot.Bot // nil unless both Slack tokens are set
 
 	checks    []rest.Check
+	cipher    *db.Cipher
 	logCloser io.Closer
 	serving   atomic.Bool // Serve runs in this process (its bot holds the Slack connection)
 }
@@ -91,6 +92,10 @@ func (m *Main) wire(ctx context.Context) error {
 	grafanaCfg := grafana.Config{BaseURL: cfg.GrafanaBaseURL, Token: cfg.GrafanaAPIKey, BasicUser: cfg.GrafanaUser,
 		BasicPassword: cfg.GrafanaPassword, OrgID: cfg.GrafanaOrgID, Isolation: grafana.Isolation(cfg.GrafanaIsolation),
 		AllowedURLs: allowed.GrafanaURLs, Logger: log}
+	m.cipher = cipher
+	if tok := m.storedGrafanaToken(ctx, cipher); !tok.Empty() {
+		grafanaCfg.Token = tok // the token it made for itself (service_grafana.go)
+	}
 	m.Grafana = grafana.NewClients(grafanaCfg)
 
 	m.Browser, err = capture.New(capture.Config{
@@ -112,7 +117,7 @@ func (m *Main) wire(ctx context.Context) error {
 		return float64(n)
 	})
 	pipelineCfg := scheduler.PipelineConfig{
-		DB: m.DB, Cipher: cipher, Grafana: grafanaCfg, Templates: templates, Theme: cfg.CaptureTheme,
+		DB: m.DB, Cipher: cipher, Grafana: grafanaCfg, GrafanaClients: m.Grafana, Templates: templates, Theme: cfg.CaptureTheme,
 		Frames: cfg.CaptureFrames, FrameDelay: cfg.CaptureFrameDelay,
 		Notifier: m.notifier(), SlackToken: cfg.SlackBotToken, SlackChannel: cfg.SlackChannelID,
 		RecordWorkers: cfg.CaptureConcurrency, JobTimeout: cfg.JobTimeout, RescueAfter: cfg.JobRescueAfter,
@@ -213,6 +218,7 @@ func (m *Main) Serve(ctx context.Context) error {
 	defer m.startHousekeeping(ctx)()
 	m.serving.Store(true)
 	stopFrontEnds := m.startFrontEnds(ctx)
+	defer m.startServiceGrafana(ctx)()
 
 	handler := rest.New(rest.Config{Service: m.Commands, AdminToken: cfg.AdminAPIToken, Checks: m.checks, Registry: m.Registry, Logger: m.Log})
 	srv := &http.Server{

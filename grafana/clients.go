@@ -1,6 +1,8 @@
 package grafana
 
 import (
+	"sync"
+
 	"credential-grafana/cg"
 	"credential-grafana/internal/lru"
 )
@@ -11,6 +13,7 @@ import (
 // grafana_url or the service's Grafana), which works in the user's org only. Clients
 // are cached per URL and token, at most MaxCachedClients of them.
 type Clients struct {
+	mu     sync.Mutex // guards global's Token, which SetServiceToken changes
 	global Config
 	byKey  *lru.Cache[string, *Client]
 }
@@ -49,7 +52,7 @@ func (cs *Clients) Isolation() Isolation { return cs.global.Isolation }
 // AllowedURLs (a value stored before the allow-list, or written around the commands, is
 // refused here at use).
 func (cs *Clients) For(creds map[string]string) (*Client, cg.Secret, error) {
-	cfg := cs.global
+	cfg := cs.globalConfig()
 	u, tok := creds["grafana_url"], creds["grafana_api_key"]
 	switch {
 	case u != "" && tok != "":
@@ -78,7 +81,7 @@ func (cs *Clients) For(creds map[string]string) (*Client, cg.Secret, error) {
 // admin may do (orgs). Returns ErrOff without a Grafana, and a cg.EUNAVAILABLE error
 // without the Basic credentials.
 func (cs *Clients) Admin() (*Client, error) {
-	cfg := cs.global
+	cfg := cs.globalConfig()
 	if cfg.BaseURL == "" {
 		return nil, ErrOff
 	}
@@ -92,6 +95,13 @@ func (cs *Clients) Admin() (*Client, error) {
 
 // Cached is how many clients are cached.
 func (cs *Clients) Cached() int { return cs.byKey.Len() }
+
+// globalConfig is the service's configuration with its current token.
+func (cs *Clients) globalConfig() Config {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	return cs.global
+}
 
 func (cs *Clients) client(cfg Config) (*Client, cg.Secret, error) {
 	key := cfg.BaseURL + "\x00" + cfg.Token.Reveal() + "\x00" + cfg.BasicUser

@@ -261,37 +261,45 @@ func (c *Client) ProvisionOrg(ctx context.Context, req OrgProvisionRequest) (Org
 		return OrgProvisionResult{}, err
 	}
 	out := OrgProvisionResult{ProvisionResult: res, OrgID: orgID}
-	sa, err := inOrg.ensureServiceAccount(ctx)
+	sa, err := inOrg.ensureServiceAccount(ctx, ServiceAccountName, ServiceAccountRole)
 	if err != nil {
 		return fail(err)
 	}
-	if !req.Token.Empty() {
-		ok, err := c.tokenWorksIn(ctx, req.Token, orgID)
+	if out.Token, out.NewToken, err = inOrg.keepOrReplaceToken(ctx, sa, req.Token, orgID); err != nil {
+		return fail(err)
+	}
+	return out, nil
+}
+
+// keepOrReplaceToken returns held when Grafana still accepts it as a token of org
+// orgID; otherwise it deletes every token of service account sa (tokens nobody holds:
+// made by an attempt whose answer, or whose storing, was lost) and makes one new one,
+// so the account keeps one token. c acts in orgID. isNew says the token is new and
+// must be stored by the caller.
+func (c *Client) keepOrReplaceToken(ctx context.Context, sa ServiceAccount, held cg.Secret, orgID int64) (token cg.Secret, isNew bool, err error) {
+	if !held.Empty() {
+		ok, err := c.tokenWorksIn(ctx, held, orgID)
 		if err != nil {
-			return fail(err)
+			return "", false, err
 		}
 		if ok {
-			out.Token = req.Token
-			return out, nil
+			return held, false, nil
 		}
 	}
-	// No token the caller holds works: the account's tokens are ones nobody holds
-	// (made by an attempt whose answer, or whose storing, was lost).
-	tokens, err := inOrg.ServiceAccountTokens(ctx, sa.ID)
+	tokens, err := c.ServiceAccountTokens(ctx, sa.ID)
 	if err != nil {
-		return fail(err)
+		return "", false, err
 	}
 	for _, t := range tokens {
-		if err := inOrg.DeleteServiceAccountToken(ctx, sa.ID, t.ID); err != nil && !errors.Is(err, ErrNotFound) {
-			return fail(err)
+		if err := c.DeleteServiceAccountToken(ctx, sa.ID, t.ID); err != nil && !errors.Is(err, ErrNotFound) {
+			return "", false, err
 		}
 	}
-	name := "credential-grafana-" + strconv.FormatInt(time.Now().UnixNano(), 36)
-	if out.Token, err = inOrg.CreateServiceAccountToken(ctx, sa.ID, name); err != nil {
-		return fail(err)
+	name := sa.Name + "-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	if token, err = c.CreateServiceAccountToken(ctx, sa.ID, name); err != nil {
+		return "", false, err
 	}
-	out.NewToken = true
-	return out, nil
+	return token, true, nil
 }
 
 func (c *Client) ensureOrg(ctx context.Context, name string) (int64, error) {
@@ -310,19 +318,21 @@ func (c *Client) ensureOrg(ctx context.Context, name string) (int64, error) {
 	return id, err
 }
 
-func (c *Client) ensureServiceAccount(ctx context.Context) (ServiceAccount, error) {
-	sa, err := c.ServiceAccountByName(ctx, ServiceAccountName)
+// ensureServiceAccount returns the service account of this name in c's org, made with
+// role if there is none.
+func (c *Client) ensureServiceAccount(ctx context.Context, name, role string) (ServiceAccount, error) {
+	sa, err := c.ServiceAccountByName(ctx, name)
 	if err == nil {
 		return sa, nil
 	}
 	if !errors.Is(err, ErrNotFound) {
 		return ServiceAccount{}, err
 	}
-	sa, err = c.CreateServiceAccount(ctx, ServiceAccountName, ServiceAccountRole)
+	sa, err = c.CreateServiceAccount(ctx, name, role)
 	var apiErr *APIError
 	if errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusBadRequest {
 		// Grafana answers a taken name with 400: made by a concurrent run.
-		if found, ferr := c.ServiceAccountByName(ctx, ServiceAccountName); ferr == nil {
+		if found, ferr := c.ServiceAccountByName(ctx, name); ferr == nil {
 			return found, nil
 		}
 	}

@@ -66,8 +66,12 @@ type PipelineConfig struct {
 	Cipher *db.Cipher
 	// Grafana is the service's Grafana; a user whose credentials name their own
 	// grafana_url and grafana_api_key uses theirs. Empty BaseURL: Grafana is off.
-	Grafana   grafana.Config
-	Templates *grafana.Templates
+	Grafana grafana.Config
+	// GrafanaClients, when set, hands out the Grafana clients instead of clients made
+	// from Grafana, so a token the service makes for itself later (Clients.SetServiceToken)
+	// reaches the pipeline too. Defaults to grafana.NewClients(Grafana).
+	GrafanaClients *grafana.Clients
+	Templates      *grafana.Templates
 	// Theme of the recorded dashboards: "dark" or "light". Defaults to "dark".
 	Theme string
 
@@ -190,7 +194,10 @@ func NewPipeline(cfg PipelineConfig) (*Pipeline, error) {
 		cfg.Templates = t
 	}
 	cfg.Grafana.Logger = cfg.Logger
-	p := &Pipeline{cfg: cfg, log: cfg.Logger, grafana: grafana.NewClients(cfg.Grafana)}
+	p := &Pipeline{cfg: cfg, log: cfg.Logger, grafana: cfg.GrafanaClients}
+	if p.grafana == nil {
+		p.grafana = grafana.NewClients(cfg.Grafana)
+	}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, river.WorkFunc(interruptible(p, p.build)))
 	river.AddWorker(workers, river.WorkFunc(interruptible(p, p.record)))
