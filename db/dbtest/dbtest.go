@@ -74,10 +74,12 @@ func NewDatabase(t testing.TB) (name, databaseURL string) {
 	return name, URLFor(name)
 }
 
-// Exec runs statements as the superuser in database, failing the test on error.
+// Exec runs statements as the superuser in database, failing the test on error. It waits
+// up to two minutes: DROP DATABASE waits for a checkpoint, which on a loaded machine can
+// take much longer than the statement itself.
 func Exec(t testing.TB, database string, sql string, args ...any) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, URLFor(database))
 	if err != nil {
