@@ -80,9 +80,19 @@ func (m *Main) ensureServiceDashboard(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	pass, err := m.DB.ServiceSecrets(m.cipher).SetIfAbsent(ctx, db.SecretMonitorPassword, db.RandomRolePassword())
-	if err != nil {
-		return err
+	secrets := m.DB.ServiceSecrets(m.cipher)
+	pass, err := secrets.Get(ctx, db.SecretMonitorPassword)
+	switch {
+	case cg.ErrorCode(err) == cg.ENOTFOUND:
+		if pass, err = secrets.SetIfAbsent(ctx, db.SecretMonitorPassword, db.RandomRolePassword()); err != nil {
+			return err
+		}
+	case err != nil: // sealed under a key no longer configured: the role gets a new password
+		m.Log.Warn().Err(err).Msg("the password of the service dashboard's role cannot be read: a new one is set")
+		pass = db.RandomRolePassword()
+		if err := secrets.Set(ctx, db.SecretMonitorPassword, pass); err != nil {
+			return err
+		}
 	}
 	role, err := m.DB.Provisioner().EnsureMonitorRole(ctx, pass)
 	if err != nil {
