@@ -82,6 +82,9 @@ type Config struct {
 	CaptureTheme       string        `env:"CAPTURE_THEME" default:"dark" validate:"oneof=dark light"`
 	ChromiumPath       string        `env:"CHROMIUM_PATH" default:"/usr/bin/chromium"`
 	GIFMaxBytes        int64         `env:"GIF_MAX_BYTES" default:"8000000" validate:"min=100000"`
+	// CAPTURE_IDLE (ms, default 300000: 5 minutes) closes Chromium after that long without a
+	// recording, returning its memory; the next recording starts it again.
+	CaptureIdle time.Duration `env:"CAPTURE_IDLE" unit:"ms" default:"300000" validate:"min=1s"`
 
 	DashboardScanInterval time.Duration `env:"DASHBOARD_SCAN_INTERVAL" unit:"ms" default:"60000" validate:"min=1s"`
 	ScanSchedule          string        `env:"SCAN_SCHEDULE"`

@@ -123,7 +123,7 @@ func TestRecordGIF_FakeGrafanaPanelErrorCarriesGrafanasMessage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dash["panels"] = append(dash["panels"].([]any), map[string]any{"id": 99, "type": "table", "title": "Broken", "gridPos": map[string]any{"x": 0, "y": 80, "w": 6, "h": 4},
+	dash["panels"] = append(dash["panels"].([]any), map[string]any{"id": 99, "type": "table", "title": "Broken", "pluginVersion": "13.2.0", "gridPos": map[string]any{"x": 0, "y": 80, "w": 6, "h": 4},
 		"datasource": map[string]any{"type": grafana.PostgresType, "uid": ds.UID},
 		"targets":    []any{map[string]any{"refId": "A", "rawSql": "SELECT * FROM missing_table", "format": "table"}}})
 	saved, err := client.SaveDashboard(ctx, grafana.SaveDashboardRequest{Dashboard: dash, Overwrite: true})
