@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -28,6 +29,8 @@ type Browser struct {
 	cfg   Config
 	log   zerolog.Logger
 	slots chan struct{}
+
+	recording, peak atomic.Int64 // recordings holding a page now, and the most at once
 
 	mu        sync.Mutex
 	inst      *instance
@@ -117,6 +120,12 @@ func (b *Browser) Check(ctx context.Context) error {
 		return fmt.Errorf("check chromium: %w", err)
 	}
 	return nil
+}
+
+// Recordings says how many recordings hold a page now, and the most that did at once since
+// the browser was made (never more than Config.Concurrency). For status pages and benchmarks.
+func (b *Browser) Recordings() (now, peak int) {
+	return int(b.recording.Load()), int(b.peak.Load())
 }
 
 // SandboxWarning says why Chromium runs without its sandbox, and what would give it one;
@@ -470,7 +479,10 @@ func (c *chromiumSaid) String() string {
 func (b *Browser) acquire(ctx context.Context) (release func(), err error) {
 	select {
 	case b.slots <- struct{}{}:
-		return func() { <-b.slots }, nil
+		n := b.recording.Add(1)
+		for p := b.peak.Load(); n > p && !b.peak.CompareAndSwap(p, n); p = b.peak.Load() {
+		}
+		return func() { b.recording.Add(-1); <-b.slots }, nil
 	case <-ctx.Done():
 		return nil, fmt.Errorf("wait for a capture slot: %w", context.Cause(ctx))
 	}
