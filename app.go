@@ -100,7 +100,7 @@ func (m *Main) wire(ctx context.Context) error {
 
 	m.Browser, err = capture.New(capture.Config{
 		ChromiumPath: cfg.ChromiumPath, Width: cfg.CaptureWidth, Height: cfg.CaptureHeight,
-		Concurrency: cfg.CaptureConcurrency, Timeout: cfg.CaptureTimeout, MaxGIFBytes: cfg.GIFMaxBytes,
+		Concurrency: cfg.CaptureConcurrency, Timeout: cfg.CaptureTimeout, IdleClose: cfg.CaptureIdle, MaxGIFBytes: cfg.GIFMaxBytes,
 		Dir: cfg.GIFCaptureDir, Theme: cfg.CaptureTheme, Logger: log,
 	})
 	if errors.Is(err, capture.ErrChromiumMissing) {

@@ -99,6 +99,9 @@ type Config struct {
 	// SCAN_HISTORY is how many days of recorded scans (scan_runs) are kept; the newest
 	// always is. Defaults to 7.
 	ScanHistoryDays int `env:"SCAN_HISTORY" default:"7" validate:"min=1,max=36500"`
+	// CAPTURE_IDLE (ms, default 300000: 5 minutes) closes Chromium after that long without a
+	// recording, returning its memory; the next recording starts it again.
+	CaptureIdle time.Duration `env:"CAPTURE_IDLE" unit:"ms" default:"300000" validate:"min=1s"`
 
 	DashboardScanInterval time.Duration `env:"DASHBOARD_SCAN_INTERVAL" unit:"ms" default:"60000" validate:"min=1s"`
 	ScanSchedule          string        `env:"SCAN_SCHEDULE"`

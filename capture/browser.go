@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -29,9 +30,13 @@ type Browser struct {
 	log   zerolog.Logger
 	slots chan struct{}
 
+	recording, peak atomic.Int64 // recordings holding a page now, and the most at once
+
 	mu        sync.Mutex
 	inst      *instance
 	closed    bool
+	users     int         // recordings and checks using inst now
+	idle      *time.Timer // closes inst after cfg.IdleClose without users; nil when none armed
 	mode      *launchMode // how Chromium starts, decided at the first start that worked
 	noSandbox string      // why Chromium runs without its sandbox; "" when it has it
 }
@@ -106,14 +111,21 @@ func findChromium(path string) (string, error) {
 // Check reports whether the browser can record: it starts Chromium if it is not running (or
 // has died) and asks it for its version. Meant for a readiness probe.
 func (b *Browser) Check(ctx context.Context) error {
-	inst, _, err := b.instance(ctx)
+	inst, _, done, err := b.use(ctx)
 	if err != nil {
 		return err
 	}
+	defer done()
 	if _, err := (proto.BrowserGetVersion{}).Call(inst.rod.Context(ctx)); err != nil {
 		return fmt.Errorf("check chromium: %w", err)
 	}
 	return nil
+}
+
+// Recordings says how many recordings hold a page now, and the most that did at once since
+// the browser was made (never more than Config.Concurrency). For status pages and benchmarks.
+func (b *Browser) Recordings() (now, peak int) {
+	return int(b.recording.Load()), int(b.peak.Load())
 }
 
 // SandboxWarning says why Chromium runs without its sandbox, and what would give it one;
@@ -129,6 +141,9 @@ func (b *Browser) Close() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.closed = true
+	if b.idle != nil {
+		b.idle.Stop()
+	}
 	if b.inst != nil {
 		b.inst.stop()
 		b.inst = nil
@@ -147,6 +162,55 @@ func (b *Browser) pid() int {
 }
 
 var errClosed = errors.New("capture browser closed")
+
+// use returns the running Chromium (see instance) and counts a user of it until done is
+// called; when the last user is done, Chromium is closed after Config.IdleClose unless
+// another recording started meanwhile.
+func (b *Browser) use(ctx context.Context) (inst *instance, started time.Duration, done func(), err error) {
+	// Counted before Chromium is looked up, so an idle close cannot stop the one returned.
+	b.mu.Lock()
+	b.users++
+	if b.idle != nil {
+		b.idle.Stop()
+	}
+	b.mu.Unlock()
+	var once sync.Once
+	done = func() { once.Do(b.done) }
+	inst, started, err = b.instance(ctx)
+	if err != nil {
+		done()
+		return nil, 0, nil, err
+	}
+	return inst, started, done, nil
+}
+
+// done ends one use and arms the idle close when it was the last.
+func (b *Browser) done() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.users--
+	if b.users > 0 || b.closed || b.cfg.IdleClose < 0 {
+		return
+	}
+	if b.idle == nil {
+		b.idle = time.AfterFunc(b.cfg.IdleClose, b.closeIdle)
+	} else {
+		b.idle.Reset(b.cfg.IdleClose)
+	}
+}
+
+// closeIdle stops Chromium when nothing used it since the idle timer was armed.
+func (b *Browser) closeIdle() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.users > 0 || b.inst == nil {
+		return
+	}
+	pid := b.inst.pid
+	b.inst.stop()
+	b.inst = nil
+	b.log.Info().Int("pid", pid).Dur("idle", b.cfg.IdleClose).Msg("chromium closed after a while without recordings; the next recording starts it again")
+}
 
 // instance returns the running Chromium, starting it when there is none or the last one died.
 // started is how long starting took, 0 when it was already running.
@@ -415,7 +479,10 @@ func (c *chromiumSaid) String() string {
 func (b *Browser) acquire(ctx context.Context) (release func(), err error) {
 	select {
 	case b.slots <- struct{}{}:
-		return func() { <-b.slots }, nil
+		n := b.recording.Add(1)
+		for p := b.peak.Load(); n > p && !b.peak.CompareAndSwap(p, n); p = b.peak.Load() {
+		}
+		return func() { b.recording.Add(-1); <-b.slots }, nil
 	case <-ctx.Done():
 		return nil, fmt.Errorf("wait for a capture slot: %w", context.Cause(ctx))
 	}

@@ -77,6 +77,39 @@ func TestRecordGIF_StepSweepDecodesWithOneFramePerStage(t *testing.T) {
 	if len(res.Timings.StepReady) != len(stages) || res.Timings.PageReady <= 0 {
 		t.Errorf("timings not filled: %+v", res.Timings)
 	}
+	if loads, reloads := len(srv.authorizations("/d/timing-alice-run1/run-report")), res.Timings.StepReloads; loads != 1 || reloads != 0 {
+		t.Errorf("page loaded %d times, %d steps reloaded: want one load, each later stage stepped in the page", loads, reloads)
+	}
+}
+
+// TestRecordGIF_StepSweepReloadsAPageThatIgnoresInPageSteps: a page that does not follow an
+// in-page URL change (no query starts) is loaded again for that stage and the later ones,
+// and each frame still shows its stage.
+func TestRecordGIF_StepSweepReloadsAPageThatIgnoresInPageSteps(t *testing.T) {
+	t.Parallel()
+	b := sharedBrowser(t)
+	srv := newDashboardServer(t, "")
+	res, err := b.RecordGIF(t.Context(), Recording{
+		URL:          srv.dashboardURL("timing-static", "reload", "1"),
+		StepVariable: "stage",
+		StepValues:   stages[:3],
+		FrameDelay:   time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if loads := len(srv.authorizations("/d/timing-static/run-report")); loads != 3 || res.Timings.StepReloads != 2 {
+		t.Errorf("page loaded %d times, %d steps reloaded: want 3 loads, 2 reloads", loads, res.Timings.StepReloads)
+	}
+	_, frames := decodeGIFFile(t, res.Path)
+	if len(frames) != 3 {
+		t.Fatalf("GIF has %d frames, want 3", len(frames))
+	}
+	for i := 1; i < len(frames); i++ {
+		if diffRect(frames[i-1], frames[i]).Empty() {
+			t.Errorf("frame %d (%s) is identical to frame %d", i, stages[i], i-1)
+		}
+	}
 }
 
 func TestRecordGIF_TimedFramesCountAndChangeOnALiveDashboard(t *testing.T) {
@@ -373,6 +406,42 @@ func TestBrowser_SurvivesChromiumBeingKilled(t *testing.T) {
 	}
 	if err := b.Check(t.Context()); err != nil {
 		t.Errorf("check after restart: %v", err)
+	}
+}
+
+// TestBrowser_ClosesChromiumWhenIdle: after Config.IdleClose without a recording the
+// Chromium process is gone (its memory returned), and the next recording starts a new one.
+func TestBrowser_ClosesChromiumWhenIdle(t *testing.T) {
+	t.Parallel()
+	b, err := New(Config{Width: 640, Height: 360, Dir: t.TempDir(), IdleClose: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	srv := newDashboardServer(t, "")
+	rec := Recording{URL: srv.dashboardURL("idle"), Frames: 1}
+	if _, err := b.RecordGIF(t.Context(), rec); err != nil {
+		t.Fatal(err)
+	}
+	pid := b.pid()
+	if pid == 0 {
+		t.Fatal("no chromium after a recording")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	for b.pid() != 0 || syscall.Kill(pid, 0) == nil { // until it was closed and reaped
+		select {
+		case <-ctx.Done():
+			t.Fatalf("chromium (pid %d) still runs long after the idle time", pid)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	res, err := b.RecordGIF(t.Context(), rec)
+	if err != nil {
+		t.Fatalf("recording after the idle close: %v", err)
+	}
+	if b.pid() == 0 || b.pid() == pid || res.Timings.BrowserStart == 0 {
+		t.Errorf("chromium was not started again (pid %d -> %d, start %s)", pid, b.pid(), res.Timings.BrowserStart)
 	}
 }
 

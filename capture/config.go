@@ -23,6 +23,11 @@ type Config struct {
 	// context. Defaults to 2.
 	Concurrency int
 
+	// IdleClose is how long Chromium keeps running without a recording (or Check) before it
+	// is closed and its memory returned; the next recording starts it again. Defaults to 5
+	// minutes; a negative value keeps it running.
+	IdleClose time.Duration
+
 	// Timeout bounds each wait for a page to become ready. Defaults to 60 seconds.
 	Timeout time.Duration
 
@@ -54,6 +59,7 @@ func (c Config) withDefaults() Config {
 	c.Height = cmp.Or(c.Height, 1080)
 	c.Concurrency = cmp.Or(c.Concurrency, 2)
 	c.Timeout = cmp.Or(c.Timeout, 60*time.Second)
+	c.IdleClose = cmp.Or(c.IdleClose, 5*time.Minute)
 	c.PaintDelay = cmp.Or(c.PaintDelay, 200*time.Millisecond)
 	if c.PaintDelay < 0 {
 		c.PaintDelay = 0

@@ -224,7 +224,7 @@ var pageTemplate = template.Must(template.New("page").Parse(`<!doctype html>
 const dashboardJS = `
 (() => {
   const params = new URLSearchParams(location.search);
-  const stage = params.get('var-stage') || 'floorplan';
+  let stage = params.get('var-stage') || 'floorplan';
   const mode = params.get('mode') || 'static';
   const fail = (params.get('fail') || '').split(',').filter(Boolean);
   const loading = params.get('loading') || '';
@@ -337,6 +337,17 @@ const dashboardJS = `
     }
   }
   refresh(panels);
+  // As Grafana (see grafanatest's page): a popstate with a state re-runs the panels for a
+  // changed var-stage; reload=1 makes a page that ignores it (one that must be reloaded).
+  if (params.get('reload') !== '1') {
+    window.addEventListener('popstate', (e) => {
+      const next = new URLSearchParams(location.search).get('var-stage') || 'floorplan';
+      if (e.state === undefined || next === stage) return;
+      stage = next;
+      for (const p of panels) p.body.previousSibling.textContent = p.title + (p.kind === 'stat' ? '' : ' - ' + stage);
+      refresh(panels);
+    });
+  }
   if (mode === 'busy' || mode === 'numbers') {
     const which = mode === 'busy' ? panels : panels.filter(p => p.kind === 'stat');
     setInterval(() => { tick++; refresh(which); }, 500);

@@ -13,7 +13,7 @@ import (
 // real TIMING template, served by the Grafana fake, whose panels run their SQL against
 // a real run table: the page is checked against the saved dashboard (UID, title, every
 // panel drawn), one frame per stage, each different from the one before, each within
-// 45 dB of its lossless screenshot.
+// 45 dB of its lossless screenshot; the page is loaded once and stepped in place.
 func TestRecordGIF_FakeGrafanaDashboardSweepsTheStages(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
@@ -65,6 +65,15 @@ func TestRecordGIF_FakeGrafanaDashboardSweepsTheStages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// As in Grafana, the stages after the first are stepped in the page (the URL changed by
+	// history.pushState and a popstate event, which Grafana's router follows), not reloaded.
+	if loads := g.Requests("GET", "/d/"+uid); loads != 1 {
+		t.Errorf("the dashboard page was loaded %d times for %d stages, want once", loads, len(steps))
+	}
+	if res.Timings.StepReloads != 0 {
+		t.Errorf("%d of %d steps reloaded the page, want none", res.Timings.StepReloads, len(steps)-1)
+	}
+	t.Logf("step ready: %v", res.Timings.StepReady)
 	gifImg, frames := decodeGIFFile(t, res.Path)
 	if len(gifImg.Image) != len(steps) || gifImg.Config.Width != testW || gifImg.Config.Height != testH {
 		t.Fatalf("GIF: %d frames of %dx%d, want %d of %dx%d", len(gifImg.Image), gifImg.Config.Width, gifImg.Config.Height, len(steps), testW, testH)

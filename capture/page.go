@@ -21,6 +21,10 @@ const (
 	pollEvery   = 100 * time.Millisecond
 	stablePolls = 3               // consecutive settled polls that make a page ready
 	queryGrace  = 3 * time.Second // how long to wait for a first Grafana query to start
+	// stepGrace is how long an in-page step waits for the page to start a query for the new
+	// value before the step falls back to a reload: the app is loaded by then, and Grafana
+	// starts the queries of a changed variable within milliseconds of the URL change.
+	stepGrace = time.Second
 )
 
 // readinessScript runs in every document before the page's own scripts. It turns
@@ -37,7 +41,10 @@ const readinessScript = `(() => {
       set(v) { count = v; if (v > 0) seen = true; },
     });
   } catch (e) {}
-  Object.defineProperty(window, '__cgCapture', { value: { seen: () => seen || window.__grafanaRunningQueryCount > 0 } });
+  Object.defineProperty(window, '__cgCapture', { value: {
+    seen: () => seen || window.__grafanaRunningQueryCount > 0,
+    reset: () => { seen = false; },
+  } });
 })();`
 
 const pollScript = `(() => {
@@ -275,7 +282,55 @@ func (s *session) navigate(u string) error {
 	if err := s.page.Navigate(u); err != nil {
 		return fmt.Errorf("navigate to %s: %w", redactURL(u), err)
 	}
-	return s.waitReady(u)
+	if _, err := s.waitReady(u, queryGrace); err != nil {
+		return err
+	}
+	return s.waitPaint()
+}
+
+// stepScript changes the page's URL to the one given, in the page, as Grafana's frontend does
+// when a variable changes: Grafana's locationService (packages/grafana-runtime/src/services/
+// LocationService.tsx, HistoryWrapper.partial) is a `history` v4 browser history
+// (createBrowserHistory), whose push calls window.history.pushState; its router and Scenes'
+// UrlSyncManager (scenes packages/scenes/src/services/UrlSyncManager.ts, handleNewLocation →
+// syncStateFromUrl) follow the history's listeners, which history v4 also calls on a popstate
+// event (createBrowserHistory.js handlePopState, which ignores an event whose state is
+// undefined, and reads the location from window.location). locationService itself is a module
+// singleton, not on window, so a page from outside reaches it through this popstate. The state
+// pushed is as history v4 writes it ({key, state}). It returns false when the page is not a
+// Grafana page that counts its queries (no window.__grafanaRunningQueryCount) or the URL is of
+// another origin; then the step reloads.
+const stepScript = `(u) => {
+  if (typeof window.__grafanaRunningQueryCount !== 'number' || !window.__cgCapture) return false;
+  const next = new URL(u, location.href);
+  if (next.origin !== location.origin) return false;
+  window.__cgCapture.reset();
+  const state = { key: Math.random().toString(36).slice(2, 8), state: undefined };
+  history.pushState(state, '', next.pathname + next.search + next.hash);
+  window.dispatchEvent(new PopStateEvent('popstate', { state }));
+  return true;
+}`
+
+// step moves the loaded page to u without a reload where the page allows it (see
+// stepScript) and waits until it is ready; when the page cannot be stepped in place or does
+// not start a query within stepGrace, it loads u instead. reloaded says which happened.
+func (s *session) step(u string) (reloaded bool, err error) {
+	res, err := s.page.Evaluate(rod.Eval(stepScript, u))
+	if err != nil {
+		return false, fmt.Errorf("step to %s: %w", redactURL(u), err)
+	}
+	if !res.Value.Bool() {
+		return true, s.navigate(u)
+	}
+	s.current = u
+	seen, err := s.waitReady(u, stepGrace)
+	if err != nil {
+		return false, err
+	}
+	if !seen {
+		return true, s.navigate(u)
+	}
+	return false, s.waitPaint()
 }
 
 type pollState struct {
@@ -286,9 +341,9 @@ type pollState struct {
 }
 
 // waitReady polls every 100 ms until no request is in flight and no Grafana query is running
-// for stablePolls polls in a row, after a first query was seen (or queryGrace passed without
-// one), then waits PaintDelay and two animation frames.
-func (s *session) waitReady(u string) error {
+// for stablePolls polls in a row, after a first query was seen (or grace passed without
+// one). seen says whether a query was seen; see waitPaint for what follows.
+func (s *session) waitReady(u string, grace time.Duration) (seen bool, err error) {
 	start := time.Now()
 	deadline := start.Add(s.cfg.Timeout)
 	ticker := time.NewTicker(pollEvery)
@@ -301,36 +356,41 @@ func (s *session) waitReady(u string) error {
 		if ok {
 			last = st
 			if strings.HasSuffix(st.Path, "/login") {
-				return ErrTokenRefused
+				return false, ErrTokenRefused
 			}
 		}
 		s.mu.Lock()
 		n, status, docURL := len(s.inflight), s.docStatus, s.docURL
 		s.mu.Unlock()
 		if status == 401 || status == 403 {
-			return fmt.Errorf("%w (the page answered %d)", ErrTokenRefused, status)
+			return false, fmt.Errorf("%w (the page answered %d)", ErrTokenRefused, status)
 		}
 		if status >= 400 && n == 0 {
-			return fmt.Errorf("dashboard page %s answered HTTP %d", redactURL(docURL), status)
+			return false, fmt.Errorf("dashboard page %s answered HTTP %d", redactURL(docURL), status)
 		}
 		if ok && st.RS == "complete" && n == 0 && st.Q <= 0 {
 			stable++
 		} else {
 			stable = 0
 		}
-		if stable >= stablePolls && (last.Seen || time.Since(start) >= queryGrace) {
+		if stable >= stablePolls && (last.Seen || time.Since(start) >= grace) {
 			break
 		}
 		if time.Now().After(deadline) {
-			return &NotReadyError{URL: redactURL(u), Waited: time.Since(start), Pending: s.pending(), RunningQueries: last.Q, ReadyState: last.RS}
+			return false, &NotReadyError{URL: redactURL(u), Waited: time.Since(start), Pending: s.pending(), RunningQueries: last.Q, ReadyState: last.RS}
 		}
 		select {
 		case <-ticker.C:
 		case <-s.ctx.Done():
 			nr := &NotReadyError{URL: redactURL(u), Waited: time.Since(start), Pending: s.pending(), RunningQueries: last.Q, ReadyState: last.RS}
-			return fmt.Errorf("%w: %w", context.Cause(s.ctx), nr)
+			return false, fmt.Errorf("%w: %w", context.Cause(s.ctx), nr)
 		}
 	}
+	return last.Seen, nil
+}
+
+// waitPaint waits PaintDelay and two animation frames, for what the page drew to be on screen.
+func (s *session) waitPaint() error {
 	if d := s.cfg.PaintDelay; d > 0 {
 		t := time.NewTimer(d)
 		select {

@@ -31,8 +31,11 @@ type Recording struct {
 	// shows in the GIF. Defaults to 500 ms.
 	FrameDelay time.Duration
 
-	// StepVariable and StepValues, when both are set, make one frame per value: the page is
-	// loaded with var-<StepVariable>=<value> and recorded once it is ready.
+	// StepVariable and StepValues, when both are set, make one frame per value, recorded once
+	// the page is ready at var-<StepVariable>=<value>: the page is loaded with the first value
+	// and stepped to each next one in place, as Grafana's frontend changes a variable (the URL
+	// changed with history.pushState and a popstate event, see stepScript); a page that does
+	// not follow that (no query starts) is loaded again for that value and the rest.
 	StepVariable string
 	StepValues   []string
 
@@ -69,6 +72,7 @@ type Timings struct {
 	SlotWait     time.Duration   // waiting for a free page (Config.Concurrency)
 	PageReady    time.Duration   // from the first navigation to the first frame's readiness, paint delay included
 	StepReady    []time.Duration // step mode: navigation to readiness, per value
+	StepReloads  int             // step mode: steps after the first that reloaded the page
 	PerFrame     []time.Duration // each screenshot call
 	FrameAt      []time.Duration // when each screenshot was requested, from the first one
 
@@ -135,10 +139,11 @@ func (b *Browser) RecordGIF(ctx context.Context, rec Recording) (res Result, err
 	}()
 	res.Timings.SlotWait = time.Since(start)
 
-	inst, started, err := b.instance(ctx)
+	inst, started, doneWithBrowser, err := b.use(ctx)
 	if err != nil {
 		return res, err
 	}
+	defer doneWithBrowser()
 	res.Timings.BrowserStart = started
 
 	s, closePage, err := openSession(ctx, b.cfg, inst, dash, rec.Token)
@@ -186,9 +191,26 @@ func (b *Browser) RecordGIF(ctx context.Context, rec Recording) (res Result, err
 	}
 
 	if stepping {
+		inPage := true // until a step was not followed in the page
 		for i, v := range rec.StepValues {
 			t0 := time.Now()
-			if err := s.navigate(setQueryParam(base, "var-"+rec.StepVariable, v)); err != nil {
+			u := setQueryParam(base, "var-"+rec.StepVariable, v)
+			var err error
+			switch {
+			case i == 0:
+				err = s.navigate(u)
+			case inPage:
+				var reloaded bool
+				reloaded, err = s.step(u)
+				if reloaded {
+					inPage = false
+					res.Timings.StepReloads++
+				}
+			default:
+				err = s.navigate(u)
+				res.Timings.StepReloads++
+			}
+			if err != nil {
 				return res, fmt.Errorf("record %s at %s=%s: %w", name, rec.StepVariable, v, err)
 			}
 			d := time.Since(t0)

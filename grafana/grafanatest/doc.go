@@ -40,7 +40,10 @@
 // X-Grafana-Org-Id when the URL has orgId), and draws the result: stat values large,
 // tables as HTML tables, bar charts, histograms, pies and XY charts as SVG.
 // window.__grafanaRunningQueryCount is incremented before each request to
-// /api/ds/query and decremented when its answer has been read.
+// /api/ds/query and decremented when its answer has been read. Like Grafana's router and
+// Scenes' URL sync, the page follows a URL change made in it (history.pushState and a
+// popstate event whose state is not undefined) without a reload: a var-<name> whose value
+// changed re-runs every panel's queries; an unchanged one runs nothing.
 //
 // Panel DOM contract (the same selectors as Grafana 11–13.2, which the capture relies
 // on):

@@ -458,14 +458,42 @@ const pageHTML = `<!doctype html>
   }
   var grid = el("div", {"class": "cg-grid", "data-testid": "data-testid dashboard grid"});
   root.appendChild(grid);
-  resolveVariables().then(function () {
-    if (!cfg.hideVariables) {
-      var bar = el("div", {"class": "cg-var", "data-testid": "data-testid dashboard controls"});
-      bar.textContent = Object.keys(vars).map(function (k) { return k + " = " + vars[k]; }).join("   ");
+  var bar = null;
+  function showVariables() {
+    if (cfg.hideVariables) return;
+    if (!bar) {
+      bar = el("div", {"class": "cg-var", "data-testid": "data-testid dashboard controls"});
       root.insertBefore(bar, grid);
     }
-    return Promise.all(panelsOf(dash.panels).map(function (p) { return renderPanel(grid, p); }));
-  }).then(function () { document.body.setAttribute("data-cg-done", "true"); });
+    bar.textContent = Object.keys(vars).map(function (k) { return k + " = " + vars[k]; }).join("   ");
+  }
+  function renderAll() {
+    document.body.removeAttribute("data-cg-done");
+    grid.textContent = "";
+    return Promise.all(panelsOf(dash.panels).map(function (p) { return renderPanel(grid, p); }))
+      .then(function () { document.body.setAttribute("data-cg-done", "true"); });
+  }
+  var loaded = resolveVariables().then(function () { showVariables(); return renderAll(); });
+
+  // A URL change without a reload, as Grafana's frontend follows it: locationService
+  // (packages/grafana-runtime/src/services/LocationService.tsx) is a history v4 browser
+  // history, which calls its listeners on pushes and on popstate events — ignoring a popstate
+  // whose state is undefined (history v4 createBrowserHistory.js, isExtraneousPopstateEvent)
+  // and reading the new location from window.location —, and Scenes' UrlSyncManager
+  // (scenes packages/scenes/src/services/UrlSyncManager.ts, handleNewLocation) then sets each
+  // variable from its var-<name> parameter; a variable whose value changed re-runs the
+  // queries that use it, a value that did not change runs nothing.
+  window.addEventListener("popstate", function (e) {
+    if (e.state === undefined) return;
+    var q = new URLSearchParams(location.search), changed = false;
+    q.forEach(function (v, k) {
+      if (k.indexOf("var-") !== 0) return;
+      var name = k.slice(4);
+      if (vars[name] !== v && q.getAll(k)[0] === v) { vars[name] = v; changed = true; }
+    });
+    if (!changed) return;
+    loaded = loaded.then(function () { showVariables(); return renderAll(); });
+  });
 })();
 </script>
 </body>
