@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	_ "embed"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -63,7 +61,11 @@ Runs and dashboards:
 Credentials:
   cred list <user>                        list a user's credentials (secrets masked)
   cred set <user> <key> [value|-]         set a credential; without a value (or with -) it is read from
-                                          standard input, so a secret stays out of your shell history
+                                          standard input, so a secret stays out of your shell history:
+                                          at a terminal a prompt (a secret is not shown and asked twice),
+                                          otherwise all of standard input, one trailing newline removed
+                                          (a second line is refused); a value that starts with - goes
+                                          after -- (cred set alice db_pass -- -value)
   cred delete <user> <key>                delete a credential
   cred reveal <user> <key>                print one credential in full (audited)
 
@@ -126,7 +128,7 @@ func run(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.
 		"once": true, "user": true, "o": true, "frames": true, "delay": true, "var": true}
 	for f := range args.flags {
 		if !known[f] {
-			return fail(stderr, cg.Errorf(cg.EINVALID, "unknown flag --%s (see `credential-grafana help`)", f))
+			return fail(stderr, cg.Errorf(cg.EINVALID, "unknown flag --%s (see `credential-grafana help`; a value that starts with - goes after --: cred set alice db_pass -- -value)", f))
 		}
 	}
 	envFile := ".env"
@@ -284,14 +286,11 @@ func runCommand(ctx context.Context, svc *commands.Service, args cliArgs, stdin 
 			return cg.Errorf(cg.EINVALID, "usage: credential-grafana cred set <user> <key> [value|-]")
 		}
 		var value string
+		var err error
 		if len(args.pos) == 5 && args.pos[4] != "-" {
 			value = args.pos[4]
-		} else {
-			line, err := bufio.NewReader(stdin).ReadString('\n')
-			if err != nil && !errors.Is(err, io.EOF) {
-				return fmt.Errorf("read the value from standard input: %w", err)
-			}
-			value = strings.TrimRight(line, "\r\n")
+		} else if value, err = readCredentialValue(stdin, args.pos[2], args.pos[3]); err != nil {
+			return err
 		}
 		c, err := svc.SetCredential(ctx, actor, args.pos[2], args.pos[3], value, commands.Upsert)
 		if err != nil {
