@@ -407,7 +407,11 @@ func (p printer) credentials(list []cg.Credential) error {
 	for _, c := range list {
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", c.Key, c.Masked, c.UpdatedAt.Format("2006-01-02 15:04"))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	printUnreadable(p.w, list)
+	return nil
 }
 
 var generatedLine = regexp.MustCompile(`(?m)^(CREDENTIALS_KEY|ADMIN_API_TOKEN)=.*$`)

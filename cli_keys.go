@@ -86,3 +86,13 @@ func promptValue(tty *os.File, user string, spec commands.KeySpec) (string, erro
 	}
 	return first, nil
 }
+
+// printUnreadable says, under a credentials table, which values do not decrypt and
+// what to do about each.
+func printUnreadable(w io.Writer, list []cg.Credential) {
+	for _, c := range list {
+		if c.Unreadable != "" {
+			fmt.Fprintf(w, "%s is unreadable: %s\n", c.Key, c.Unreadable)
+		}
+	}
+}

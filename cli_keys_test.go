@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"credential-grafana/commands/commandstest"
+	"credential-grafana/db"
 	"credential-grafana/db/dbtest"
 )
 
@@ -214,5 +216,65 @@ func TestCredSetOnATerminalRefusesTwoDifferentEntries(t *testing.T) {
 	}
 	if got := revealExact(t, cli, user, "db_pass"); got != before {
 		t.Fatalf("db_pass changed to %q", got)
+	}
+}
+
+// sealUnderForeignKey replaces the stored value of key with one sealed under a key this
+// installation does not have (as after CREDENTIALS_KEY was changed without keeping the
+// old one in CREDENTIALS_KEY_PREVIOUS), and returns that key.
+func sealUnderForeignKey(t *testing.T, envFile, user, key string) []byte {
+	t.Helper()
+	master := masterDatabase(t, envFile)
+	conn := dbtest.Connect(t, master)
+	var id int64
+	if err := conn.QueryRow(context.Background(), "SELECT id FROM users WHERE username = $1", user).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	foreign := bytes.Repeat([]byte{7}, 32)
+	c, err := db.NewCipher(foreign)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := c.Seal("value-under-a-lost-key", fmt.Sprintf("%d/%s", id, key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tag, err := conn.Exec(context.Background(), "UPDATE credentials SET value_cipher = $3 WHERE user_id = $1 AND key_name = $2", id, key, sealed)
+	if err != nil || tag.RowsAffected() != 1 {
+		t.Fatalf("seal %s under a foreign key: %v %v", key, tag, err)
+	}
+	return foreign
+}
+
+func TestAValueThatDoesNotDecryptLeavesTheRestOfTheUserReadable(t *testing.T) {
+	envFile, user, cli := cliUser(t)
+	sealUnderForeignKey(t, envFile, user, "db_pass")
+
+	for _, args := range [][]string{{"cred", "list", user}, {"user", "show", user}} {
+		code, out, errOut := cli("", args...)
+		if code != 0 || !strings.Contains(out, "db_viewer_pass") || !strings.Contains(out, "db_host") {
+			t.Fatalf("%v with one unreadable value: %d\n%s\n%s", args, code, out, errOut)
+		}
+		if !strings.Contains(out, "db_pass") || !strings.Contains(out, "unreadable") ||
+			!strings.Contains(out, "CREDENTIALS_KEY_PREVIOUS") || !strings.Contains(out, "cred set "+user+" db_pass") {
+			t.Fatalf("%v does not name the unreadable key and what to do:\n%s", args, out)
+		}
+	}
+	code, out, _ := cli("", "cred", "list", user, "--json")
+	if code != 0 || !strings.Contains(out, `"unreadable"`) {
+		t.Fatalf("cred list --json: %d %s", code, out)
+	}
+	// The scan reads the user's credentials as the pipeline does: it reaches all three
+	// databases with the viewer's password, which still opens.
+	code, out, errOut := cli("", "scan", "--once", "--user", user)
+	if code != 0 || !strings.Contains(out, "0 unreachable") {
+		t.Fatalf("scan with one unreadable value: %d\n%s\n%s", code, out, errOut)
+	}
+	// Setting the value again is the way out.
+	if code, _, errOut := cli("new-password\n", "cred", "set", user, "db_pass"); code != 0 {
+		t.Fatalf("set again: %s", errOut)
+	}
+	if got := revealExact(t, cli, user, "db_pass"); got != "new-password" {
+		t.Fatalf("db_pass is %q after setting it again", got)
 	}
 }
