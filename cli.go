@@ -31,6 +31,8 @@ Usage:
 Service:
   serve                                   run the service (REST API, Slack bot, scanner)
   migrate                                 apply the master database's migrations and exit
+  rekey                                   re-encrypt every stored secret under CREDENTIALS_KEY (values under
+                                          CREDENTIALS_KEY_PREVIOUS are sealed again); says what is left
   init [--env-file .env]                  write .env from .env.example with fresh secrets, if it is missing
   version                                 print the version
 
@@ -41,6 +43,7 @@ Users:
   user retry <name>                       finish a creation that stopped part way
   user list                               list users
   user show <name|id>                     show a user and its credentials (secrets masked)
+  user key <name|id>                      issue a new API key (shown once) and revoke the old one
   user disable <name|id>                  stop scanning a user and refuse its API key
   user enable <name|id>                   undo disable
   user remove <name|id> [--drop-databases --yes]
@@ -141,7 +144,7 @@ func run(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.
 		return 0
 	case "init":
 		return initEnv(envFile, stdout, stderr)
-	case "serve", "migrate", "user", "cred", "scan", "dashboards", "recapture", "status", "doctor", "capture":
+	case "serve", "migrate", "user", "cred", "scan", "dashboards", "recapture", "status", "doctor", "capture", "rekey":
 	default:
 		return fail(stderr, cg.Errorf(cg.EINVALID, "unknown command %q (see `credential-grafana help`)", args.pos[0]))
 	}
@@ -170,6 +173,12 @@ func run(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.
 		return 0
 	}
 	out := printer{w: stdout, json: args.flag("json")}
+	if handled, err := runKeyCommand(ctx, m, args, out); handled {
+		if err != nil {
+			return fail(stderr, err)
+		}
+		return 0
+	}
 	if handled, err := runPipelineCommand(ctx, m, args, out); handled {
 		if err != nil {
 			return fail(stderr, err)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 
 	"credential-grafana/cg"
 	"credential-grafana/commands"
+	"credential-grafana/db"
 )
 
 // maxStdinValue is the most cred set reads from standard input: a little more than the
@@ -95,4 +97,66 @@ func printUnreadable(w io.Writer, list []cg.Credential) {
 			fmt.Fprintf(w, "%s is unreadable: %s\n", c.Key, c.Unreadable)
 		}
 	}
+}
+
+// runKeyCommand runs rekey and user key; it reports whether argv named one of them.
+func runKeyCommand(ctx context.Context, m *Main, args cliArgs, out printer) (bool, error) {
+	switch {
+	case args.pos[0] == "rekey":
+		if len(args.pos) != 1 {
+			return true, cg.Errorf(cg.EINVALID, "usage: credential-grafana rekey")
+		}
+		res, err := m.Commands.Rekey(ctx, commands.CLI, 0)
+		if err != nil {
+			fmt.Fprintf(out.w, "rekey stopped after %d values (they are under CREDENTIALS_KEY; the rest are readable as before): run it again to finish\n", res.Resealed)
+			return true, err
+		}
+		if out.json {
+			if err := out.encode(res); err != nil {
+				return true, err
+			}
+		} else {
+			keyID := "?"
+			if c, err := m.Config.Cipher(); err == nil {
+				keyID = c.CurrentKeyID()
+			}
+			fmt.Fprintf(out.w, "re-encrypted %d values under CREDENTIALS_KEY (key %s); %d were under it already\n", res.Resealed, keyID, res.Current)
+			for _, l := range res.Left {
+				fmt.Fprintf(out.w, "  left  %s %s: %s\n", l.User, l.Key, l.Reason)
+			}
+			if len(res.Left) == 0 {
+				fmt.Fprintln(out.w, "no value needs CREDENTIALS_KEY_PREVIOUS any more: you may remove it")
+			}
+		}
+		if len(res.Left) > 0 {
+			return true, cg.Errorf(cg.ECONFLICT, "%d values are left under keys that are not configured: put those keys in CREDENTIALS_KEY_PREVIOUS and run rekey again, or set the values again", len(res.Left))
+		}
+		return true, nil
+	case args.pos[0] == "user" && len(args.pos) > 1 && args.pos[1] == "key":
+		if err := need(args, 3, "user key <name|id>"); err != nil {
+			return true, err
+		}
+		res, err := m.Commands.NewAPIKey(ctx, commands.CLI, args.pos[2])
+		if err != nil {
+			return true, err
+		}
+		if out.json {
+			return true, out.encode(map[string]any{"user": res.User, "api_key": res.APIKey.Reveal()})
+		}
+		fmt.Fprintf(out.w, "new API key of %s (shown once, store it now; the old one no longer works): %s\n", res.User.Name, res.APIKey.Reveal())
+		return true, nil
+	}
+	return false, nil
+}
+
+// printSecretCounts is status's line on the stored secrets' keys.
+func printSecretCounts(w io.Writer, k db.KeyCounts) {
+	fmt.Fprintf(w, "secrets    %d under CREDENTIALS_KEY", k.Current)
+	if k.Previous > 0 {
+		fmt.Fprintf(w, ", %d under an old key (run `credential-grafana rekey`)", k.Previous)
+	}
+	if k.Unknown > 0 {
+		fmt.Fprintf(w, ", %d under a key that is not configured (unreadable: `credential-grafana rekey` lists them)", k.Unknown)
+	}
+	fmt.Fprintln(w)
 }

@@ -278,3 +278,82 @@ func TestAValueThatDoesNotDecryptLeavesTheRestOfTheUserReadable(t *testing.T) {
 		t.Fatalf("db_pass is %q after setting it again", got)
 	}
 }
+
+func TestRekeyFromTheCLIResealsOldValuesReportsLostOnesAndStatusCountsThem(t *testing.T) {
+	envFile, user, cli := cliUser(t)
+	sealUnderForeignKey(t, envFile, user, "db_pass")
+	viewerPass := revealExact(t, cli, user, "db_viewer_pass")
+	content, err := os.ReadFile(envFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newKey := "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI="
+	rotated := strings.Replace(string(content), "CREDENTIALS_KEY="+testKey, "CREDENTIALS_KEY="+newKey+"\nCREDENTIALS_KEY_PREVIOUS="+testKey, 1)
+	if rotated == string(content) {
+		t.Fatal("the env file has no CREDENTIALS_KEY line to rotate")
+	}
+	if err := os.WriteFile(envFile, []byte(rotated), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := cli("", "status")
+	if code != 0 || !strings.Contains(out, "secrets    0 under CREDENTIALS_KEY, 1 under an old key") || !strings.Contains(out, "1 under a key that is not configured") {
+		t.Fatalf("status before rekey: %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, errOut = cli("", "rekey")
+	if code != 1 || !strings.Contains(out, "re-encrypted 1 values") || !strings.Contains(out, "left  "+user+" db_pass") ||
+		!strings.Contains(errOut, "CREDENTIALS_KEY_PREVIOUS") {
+		t.Fatalf("rekey: %d\n%s\n%s", code, out, errOut)
+	}
+	if code, out, _ = cli("", "rekey"); code != 1 || !strings.Contains(out, "re-encrypted 0 values") || !strings.Contains(out, "1 were under it already") {
+		t.Fatalf("second rekey: %d\n%s", code, out)
+	}
+	if code, out, _ = cli("", "status"); code != 0 || !strings.Contains(out, "secrets    1 under CREDENTIALS_KEY, 1 under a key") || strings.Contains(out, "old key") {
+		t.Fatalf("status after rekey: %d\n%s", code, out)
+	}
+	// The old key can go: the resealed value opens with the new key alone.
+	onlyNew := strings.Replace(rotated, "CREDENTIALS_KEY_PREVIOUS="+testKey+"\n", "", 1)
+	if err := os.WriteFile(envFile, []byte(onlyNew), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := revealExact(t, cli, user, "db_viewer_pass"); got != viewerPass {
+		t.Fatalf("db_viewer_pass after rekey is %q", got)
+	}
+	conn := dbtest.Connect(t, masterDatabase(t, envFile))
+	var audited int
+	if err := conn.QueryRow(context.Background(), "SELECT count(*) FROM audit_log WHERE action = 'credentials.rekey'").Scan(&audited); err != nil || audited != 2 {
+		t.Fatalf("audited rekeys: %d %v", audited, err)
+	}
+}
+
+func TestUserKeyIssuesANewAPIKeyAndRevokesTheOld(t *testing.T) {
+	envFile, cli := cliEnv(t)
+	user := dbtest.UniqueName("key")
+	commandstest.DropUserLater(t, user)
+	code, out, errOut := cli("", "user", "add", user, "--json")
+	if code != 0 {
+		t.Fatalf("user add: %s", errOut)
+	}
+	_, oldKey, _ := strings.Cut(out, `"api_key": "`)
+	oldKey, _, _ = strings.Cut(oldKey, `"`)
+	code, out, errOut = cli("", "user", "key", user)
+	if code != 0 || !strings.Contains(out, "shown once") {
+		t.Fatalf("user key: %d %s %s", code, out, errOut)
+	}
+	newKey := out[strings.LastIndex(out, " ")+1 : len(out)-1]
+	if !strings.HasPrefix(newKey, "cgk_") || newKey == oldKey || !strings.HasPrefix(oldKey, "cgk_") {
+		t.Fatalf("keys: old %q new %q", oldKey, newKey)
+	}
+	conn := dbtest.Connect(t, masterDatabase(t, envFile))
+	var matches int
+	if err := conn.QueryRow(context.Background(), `SELECT count(*) FROM users WHERE username = $1 AND api_key_hash = sha256(convert_to($2, 'UTF8'))`,
+		user, newKey).Scan(&matches); err != nil || matches != 1 {
+		t.Fatalf("the new key is not the stored one: %d %v", matches, err)
+	}
+	if err := conn.QueryRow(context.Background(), `SELECT count(*) FROM users WHERE api_key_hash = sha256(convert_to($1, 'UTF8'))`,
+		oldKey).Scan(&matches); err != nil || matches != 0 {
+		t.Fatalf("the old key still matches: %d %v", matches, err)
+	}
+	if err := conn.QueryRow(context.Background(), "SELECT count(*) FROM audit_log WHERE action = 'user.api_key_reissue' AND target_user = $1", user).Scan(&matches); err != nil || matches != 1 {
+		t.Fatalf("not audited: %d %v", matches, err)
+	}
+}

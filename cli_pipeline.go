@@ -103,6 +103,9 @@ func runPipelineCommand(ctx context.Context, m *Main, args cliArgs, out printer)
 			fmt.Fprintf(out.w, "last scan  %s: %d new, %d unreachable\n", st.LastScan.StartedAt.Format(time.RFC3339), len(st.LastScan.New), len(st.LastScan.Failures))
 		}
 		fmt.Fprintf(out.w, "queue      %d jobs\n", st.Queue)
+		if k := st.Secrets; k != nil {
+			printSecretCounts(out.w, *k)
+		}
 		for _, d := range st.Failures {
 			fmt.Fprintf(out.w, "failed     %s %s: %s\n", d.UID, d.Step, d.LastError)
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"credential-grafana/cg"
+	"credential-grafana/db"
 	"credential-grafana/scheduler"
 )
 
@@ -200,6 +201,10 @@ type Status struct {
 	Queue      int                       `json:"queue"`
 	Dashboards map[cg.DashboardState]int `json:"dashboards"`
 	Failures   []cg.Dashboard            `json:"failures,omitempty"` // the newest failed records
+	// Secrets counts the stored secret values by the key that sealed them (for an
+	// administrator only): values under a previous key want `rekey`, values under an
+	// unknown key do not decrypt.
+	Secrets *db.KeyCounts `json:"secrets,omitempty"`
 	// Hint points an administrator to doctor when a component is failing.
 	Hint string `json:"hint,omitempty"`
 	// Everyone says the status covers every user (an administrator's). Otherwise it
@@ -274,6 +279,11 @@ func (s *Service) Status(ctx context.Context, actor Actor) (Status, error) {
 	if st.Failures, err = s.db.Dashboards().Failed(ctx, 5); err != nil {
 		return st, err
 	}
+	kc, err := s.creds.CountByKey(ctx)
+	if err != nil {
+		return st, err
+	}
+	st.Secrets = &kc
 	return st, nil
 }
 
