@@ -36,3 +36,34 @@ func TestAValueThatDoesNotDecryptLeavesTheUserReadableOverREST(t *testing.T) {
 		}
 	}
 }
+
+func TestNewAPIKeyRevokesTheOldOneForAdminAndUser(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	alice := b.env.UniqueUser(t, "alice")
+	bob := b.env.UniqueUser(t, "bob")
+	first := b.env.CreateUser(t, alice).APIKey.Reveal()
+	bobKey := b.env.CreateUser(t, bob).APIKey.Reveal()
+	if r := b.do(t, "POST", "/api/v1/users/"+alice+"/key", bobKey, ""); r.status != http.StatusForbidden {
+		t.Fatalf("another user's key: %d %s", r.status, r.raw)
+	}
+	r := b.do(t, "POST", "/api/v1/users/"+alice+"/key", adminToken, "")
+	second, _ := r.body["api_key"].(string)
+	if r.status != http.StatusOK || !strings.HasPrefix(second, "cgk_") || second == first {
+		t.Fatalf("admin reissue: %d %s", r.status, r.raw)
+	}
+	if r := b.do(t, "GET", "/api/v1/users/"+alice, first, ""); r.status != http.StatusUnauthorized {
+		t.Fatalf("the old key still works: %d", r.status)
+	}
+	r = b.do(t, "POST", "/api/v1/users/"+alice+"/key", second, "")
+	third, _ := r.body["api_key"].(string)
+	if r.status != http.StatusOK || third == second || !strings.HasPrefix(third, "cgk_") {
+		t.Fatalf("reissue with the user's own key: %d %s", r.status, r.raw)
+	}
+	if r := b.do(t, "GET", "/api/v1/users/"+alice, second, ""); r.status != http.StatusUnauthorized {
+		t.Fatalf("the second key still works: %d", r.status)
+	}
+	if r := b.do(t, "GET", "/api/v1/users/"+alice, third, ""); r.status != http.StatusOK {
+		t.Fatalf("the new key does not work: %d %s", r.status, r.raw)
+	}
+}
