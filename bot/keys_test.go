@@ -1,11 +1,14 @@
 package bot_test
 
 import (
+	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 
 	"credential-grafana/cg"
 	"credential-grafana/commands"
+	"credential-grafana/db"
 )
 
 func TestUserKeyRepliesWithANewKeyOnlyToTheAskerAndRevokesTheOld(t *testing.T) {
@@ -32,4 +35,21 @@ func TestUserKeyRepliesWithANewKeyOnlyToTheAskerAndRevokesTheOld(t *testing.T) {
 		t.Fatalf("audited %d times", n)
 	}
 	mustContain(t, "bob may not", all(h.answer(bobID, "user key "+name)), "only manage your own")
+}
+
+func TestCredListInSlackNamesAnUnreadableValueWithTheWayOut(t *testing.T) {
+	h := startBot(t)
+	name := h.env.UniqueUser(t, "unread")
+	res, err := h.env.Service.CreateUser(h.ctx, commands.CLI, commands.CreateUserInput{Username: name, SlackUserID: aliceID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	foreign, _ := db.NewCipher(bytes.Repeat([]byte{5}, 32)) // a key this installation does not have
+	sealed, _ := foreign.Seal("lost", fmt.Sprintf("%d/db_pass", res.User.ID))
+	if _, err := h.env.DB.Pool.Exec(h.ctx, "UPDATE credentials SET value_cipher = $2 WHERE user_id = $1 AND key_name = 'db_pass'", res.User.ID, sealed); err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range []string{"cred list ", "user show "} {
+		mustContain(t, cmd, all(h.answer(aliceID, cmd+name)), "`db_viewer_pass`", "(unreadable)", "CREDENTIALS_KEY_PREVIOUS", "cred set "+name+" db_pass")
+	}
 }
