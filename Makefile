@@ -24,9 +24,10 @@ build: ## build ./credential-grafana
 test: setup ## run every test against the real PostgreSQL and Chromium
 	$(GO) test -race -count=1 -timeout 12m ./...
 
-lint: ## gofmt and go vet
+lint: ## gofmt, go vet and go mod tidy
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "run gofmt -w on the files above"; exit 1; }
 	$(GO) vet ./...
+	@$(GO) mod tidy -diff || { echo "run go mod tidy"; exit 1; }
 
 bench: setup ## run the benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./...

@@ -7,7 +7,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -77,8 +79,10 @@ func (m *Main) wire(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("TEMPLATES_DIR: %w", err)
 	}
+	allowed := cfg.AllowList(m.DB.Host())
 	grafanaCfg := grafana.Config{BaseURL: cfg.GrafanaBaseURL, Token: cfg.GrafanaAPIKey, BasicUser: cfg.GrafanaUser,
-		BasicPassword: cfg.GrafanaPassword, OrgID: cfg.GrafanaOrgID, Isolation: grafana.Isolation(cfg.GrafanaIsolation), Logger: log}
+		BasicPassword: cfg.GrafanaPassword, OrgID: cfg.GrafanaOrgID, Isolation: grafana.Isolation(cfg.GrafanaIsolation),
+		AllowedURLs: allowed.GrafanaURLs, Logger: log}
 	m.Grafana = grafana.NewClients(grafanaCfg)
 
 	m.Browser, err = capture.New(capture.Config{
@@ -104,7 +108,8 @@ func (m *Main) wire(ctx context.Context) error {
 		Frames: cfg.CaptureFrames, FrameDelay: cfg.CaptureFrameDelay,
 		Notifier: m.notifier(), SlackToken: cfg.SlackBotToken, SlackChannel: cfg.SlackChannelID,
 		RecordWorkers: cfg.CaptureConcurrency, JobTimeout: cfg.JobTimeout, RescueAfter: cfg.JobRescueAfter,
-		Metrics: metrics, Logger: log,
+		ShutdownTimeout: cfg.ShutdownTimeout,
+		Metrics:         metrics, AllowedDBHosts: allowed.DBHosts, Logger: log,
 	}
 	if m.Browser != nil {
 		pipelineCfg.Browser = m.Browser
@@ -113,12 +118,13 @@ func (m *Main) wire(ctx context.Context) error {
 		return err
 	}
 	m.Scanner = scheduler.NewScanner(scheduler.ScannerConfig{DB: m.DB, Cipher: cipher, MaxConns: cfg.ScanMaxConns,
-		Enqueue: m.Pipeline.Enqueue, Metrics: metrics, Logger: log})
+		Enqueue: m.Pipeline.Enqueue, Metrics: metrics, AllowedDBHosts: allowed.DBHosts, Logger: log})
 
 	m.checks = m.healthChecks()
 	m.Commands = commands.New(commands.Config{
 		DB: m.DB, Cipher: cipher, Grafana: m.Grafana, Scanner: m.Scanner, Pipeline: m.Pipeline, Checks: m.statusChecks(),
-		Doctor: m.doctorConfig(int(m.DB.Pool.Config().MaxConns)),
+		Doctor:  m.doctorConfig(int(m.DB.Pool.Config().MaxConns)),
+		Allowed: allowed,
 		Defaults: commands.Defaults{
 			DBHost: cfg.UserDBHost, DBPort: cfg.UserDBPort, DBSSLMode: cfg.UserDBSSLMode,
 			GrafanaURL: cfg.GrafanaBaseURL, SlackChannelID: cfg.SlackChannelID,
@@ -138,7 +144,7 @@ func (m *Main) statusChecks() []commands.HealthCheck {
 		case "grafana":
 			grafanaCheck = commands.HealthCheck{Name: c.Name, Run: c.Run}
 		case "browser":
-			browserCheck = commands.HealthCheck{Name: c.Name, Run: c.Run}
+			browserCheck = commands.HealthCheck{Name: c.Name, Run: c.Run, Note: m.Browser.SandboxWarning}
 		}
 	}
 	slackCheck := commands.HealthCheck{Name: "slack", Run: func(ctx context.Context) error { return m.Bot.Check(ctx) }}
@@ -168,7 +174,10 @@ func (m *Main) healthChecks() []rest.Check {
 }
 
 // Serve runs the REST API, the scan schedule and the pipeline (and, as they are
-// configured, the other front-ends) until ctx is cancelled, then shuts down gracefully.
+// configured, the other front-ends) until ctx is cancelled, then shuts down gracefully:
+// it stops taking new work, lets running jobs finish for up to SHUTDOWN_TIMEOUT, then
+// cancels them (they resume in another process). Whatever hangs, the process exits at
+// most shutdownGrace after SHUTDOWN_TIMEOUT.
 func (m *Main) Serve(ctx context.Context) error {
 	cfg := m.Config
 	if cfg.GrafanaBaseURL == "" {
@@ -184,7 +193,9 @@ func (m *Main) Serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := m.Pipeline.Start(ctx); err != nil {
+	// River's Start context is its hard stop (it cancels running jobs at once): SIGTERM
+	// must not cancel it, Stop below is the soft stop.
+	if err := m.Pipeline.Start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("start pipeline: %w", err)
 	}
 	trigger := scheduler.NewTrigger(schedule, m.Scanner, m.Log)
@@ -218,20 +229,51 @@ func (m *Main) Serve(ctx context.Context) error {
 	case err = <-errc:
 	case <-ctx.Done():
 	}
-	m.Log.Info().Msg("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	m.Log.Info().Dur("shutdown_timeout", cfg.ShutdownTimeout).Msg("shutting down: no new work; running jobs may finish")
+	// The last resort, for a part that does not stop when told: exit anyway. It stays
+	// armed past a return with jobs still running, for Close waits for their
+	// connections.
+	exitLater := time.AfterFunc(cfg.ShutdownTimeout+shutdownGrace-500*time.Millisecond, func() {
+		m.Log.Error().Dur("shutdown_timeout", cfg.ShutdownTimeout).Msg("shutdown did not finish in time; exiting now (jobs still running here are taken over by other processes)")
+		os.Exit(1)
+	})
+	// Every part stops at once and in parallel, each within the bound: the REST API
+	// and the bot finish their requests, the scan ends, the pipeline's jobs finish or
+	// are cancelled after SHUTDOWN_TIMEOUT.
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout+shutdownGrace-2*time.Second)
 	defer cancel()
-	if serr := srv.Shutdown(sctx); serr != nil && err == nil {
+	var wg sync.WaitGroup
+	var serr, perr error
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		hctx, hcancel := context.WithTimeout(sctx, min(20*time.Second, cfg.ShutdownTimeout))
+		defer hcancel()
+		serr = srv.Shutdown(hctx)
+	}()
+	go func() {
+		defer wg.Done()
+		stopFrontEnds()
+		trigger.Stop()
+	}()
+	go func() {
+		defer wg.Done()
+		perr = m.Pipeline.Stop(sctx)
+	}()
+	wg.Wait()
+	if perr == nil {
+		exitLater.Stop()
+	}
+	if serr != nil && err == nil {
 		err = fmt.Errorf("shut down REST API: %w", serr)
 	}
-	stopFrontEnds()
-	trigger.Stop()
-	if perr := m.Pipeline.Stop(sctx); perr != nil && err == nil && !errors.Is(perr, context.Canceled) {
+	if perr != nil && err == nil {
 		err = fmt.Errorf("stop pipeline: %w", perr)
 	}
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
+	m.Log.Info().Msg("stopped")
 	return nil
 }
 
@@ -258,6 +300,10 @@ func (m *Main) serveMetrics(h http.Handler) (stop func(), err error) {
 		_ = srv.Shutdown(ctx)
 	}, nil
 }
+
+// shutdownGrace is how long after SHUTDOWN_TIMEOUT a stopping process may take to
+// exit: its cancelled jobs return and are recorded.
+const shutdownGrace = 5 * time.Second
 
 // Close releases what NewMain opened.
 func (m *Main) Close() {

@@ -97,12 +97,19 @@ func runPipelineCommand(ctx context.Context, m *Main, args cliArgs, out printer)
 			case !c.OK:
 				state = "FAILING: " + c.Error
 			}
+			if c.Note != "" {
+				state += "; " + c.Note
+			}
 			fmt.Fprintf(out.w, "%-10s %s\n", c.Name, state)
 		}
 		if st.LastScan != nil {
 			fmt.Fprintf(out.w, "last scan  %s: %d new, %d unreachable\n", st.LastScan.StartedAt.Format(time.RFC3339), len(st.LastScan.New), len(st.LastScan.Failures))
 		}
 		fmt.Fprintf(out.w, "queue      %d jobs\n", st.Queue)
+		for _, j := range st.Waiting {
+			fmt.Fprintf(out.w, "waiting    job %d %s (dashboard %d) to be taken over since %s: %s\n", j.JobID, j.Kind, j.DashboardID,
+				j.Since.Format(time.RFC3339), waitingReason(j))
+		}
 		if k := st.Secrets; k != nil {
 			printSecretCounts(out.w, *k)
 		}
@@ -169,6 +176,21 @@ func captureCommand(ctx context.Context, m *Main, args cliArgs, out printer) err
 			client, rec.Token = g, token
 		}
 	}
+	// With the dashboard's Grafana, the page is checked against the dashboard as Grafana
+	// stores it (UID, title, every panel); without (or when Grafana does not give it to this
+	// token), only against what any dashboard shows.
+	var stored *grafana.DashboardWithMeta
+	var storedErr error
+	if client != nil {
+		if uid := dashboardUID(dash); uid == "" {
+			storedErr = cg.Errorf(cg.EINVALID, "%s is not a /d/<uid>/… dashboard URL", dash)
+		} else if d, err := client.GetDashboard(ctx, uid); err != nil {
+			storedErr = err
+		} else {
+			stored = &d
+			rec.Expect = capture.ExpectDashboard(d.Dashboard)
+		}
+	}
 	if v := args.flags["var"]; v != "" {
 		name, values, hasValues := strings.Cut(v, "=")
 		rec.StepVariable = name
@@ -178,7 +200,10 @@ func captureCommand(ctx context.Context, m *Main, args cliArgs, out printer) err
 			if client == nil {
 				return cg.Errorf(cg.EINVALID, "--var %s without values needs GRAFANA_BASE_URL to be the dashboard's Grafana; or give them: --var %s=a,b,c", name, name)
 			}
-			if rec.StepValues, err = dashboardVariable(ctx, client, dash, name); err != nil {
+			if stored == nil {
+				return storedErr
+			}
+			if rec.StepValues, err = dashboardVariable(ctx, client, *stored, name); err != nil {
 				return err
 			}
 		}
@@ -201,9 +226,6 @@ func captureCommand(ctx context.Context, m *Main, args cliArgs, out printer) err
 		}
 		_ = os.Remove(res.Path)
 	}
-	for _, pe := range res.PanelErrors {
-		fmt.Fprintf(out.w, "warning: panel %q shows an error: %s\n", pe.Title, pe.Message)
-	}
 	return out.message(map[string]any{"path": target, "bytes": res.Bytes, "frames": res.Frames},
 		"wrote %s: %d frames, %dx%d, %d bytes in %s", target, res.Frames, res.Width, res.Height, res.Bytes, res.Timings.Total.Round(time.Millisecond))
 }
@@ -213,16 +235,17 @@ func sameOrigin(base string, u *url.URL) bool {
 	return err == nil && b.Scheme == u.Scheme && b.Host == u.Host
 }
 
-// dashboardVariable asks Grafana for the values of a dashboard's variable.
-func dashboardVariable(ctx context.Context, g *grafana.Client, dash *url.URL, name string) ([]string, error) {
+// dashboardUID is the <uid> of a /d/<uid>/… URL, "" for another URL.
+func dashboardUID(dash *url.URL) string {
 	parts := strings.Split(strings.Trim(dash.Path, "/"), "/")
 	if len(parts) < 2 || parts[0] != "d" {
-		return nil, cg.Errorf(cg.EINVALID, "%s is not a /d/<uid>/… dashboard URL", dash)
+		return ""
 	}
-	d, err := g.GetDashboard(ctx, parts[1])
-	if err != nil {
-		return nil, err
-	}
+	return parts[1]
+}
+
+// dashboardVariable asks Grafana for the values of a dashboard's variable.
+func dashboardVariable(ctx context.Context, g *grafana.Client, d grafana.DashboardWithMeta, name string) ([]string, error) {
 	values, err := g.VariableValues(ctx, grafana.Dashboard(d.Dashboard), name)
 	if err != nil {
 		return nil, err
@@ -259,4 +282,12 @@ func countFailed(findings []cg.Finding) int {
 		}
 	}
 	return n
+}
+
+// waitingReason says why a job waits to be taken over.
+func waitingReason(j commands.WaitingJob) string {
+	if j.Stopped {
+		return "its process " + j.Process + " stopped; the next heartbeat of another process takes it over"
+	}
+	return "its process " + j.Process + " stopped beating; taken over once it has been silent 10 s"
 }

@@ -19,6 +19,8 @@ import (
 	"credential-grafana/commands/commandstest"
 	"credential-grafana/db"
 	"credential-grafana/db/dbtest"
+	"credential-grafana/grafana"
+	"credential-grafana/grafana/grafanatest"
 )
 
 // cliEnv writes an env file for a fresh master database and returns a function that
@@ -187,8 +189,13 @@ func TestCLIScansOnceAndRecordsADashboardByHand(t *testing.T) {
 
 	// capture: a page that behaves like a Grafana dashboard, stepped through by hand.
 	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/d/blank/") {
+			fmt.Fprint(w, `<html><body></body></html>`)
+			return
+		}
 		fmt.Fprintf(w, `<html><body style="background:#111;color:#eee;font:48px sans-serif">
-			<script>window.__grafanaRunningQueryCount = 0</script><h1>stage %s</h1></body></html>`, r.URL.Query().Get("var-stage"))
+			<script>window.__grafanaRunningQueryCount = 0</script>
+			<section data-testid="data-testid Panel header Stage"><h1>stage %s</h1></section></body></html>`, r.URL.Query().Get("var-stage"))
 	}))
 	defer page.Close()
 	target := filepath.Join(t.TempDir(), "out.gif")
@@ -204,6 +211,11 @@ func TestCLIScansOnceAndRecordsADashboardByHand(t *testing.T) {
 	g, err := gif.DecodeAll(f)
 	if err != nil || len(g.Image) != 3 {
 		t.Fatalf("the GIF has %v frames (%v), want 3", len(g.Image), err)
+	}
+	// A page that shows no dashboard is not recorded (it used to be, as a GIF of nothing).
+	code, _, errOut = cli("", "capture", page.URL+"/d/blank/run?kiosk", "-o", filepath.Join(t.TempDir(), "blank.gif"))
+	if code != 1 || !strings.Contains(errOut, "the page is blank") {
+		t.Fatalf("capture of a blank page: %d %s", code, errOut)
 	}
 	if code, _, errOut = cli("", "capture", page.URL); code != 2 || !strings.Contains(errOut, "-o out.gif") {
 		t.Fatalf("capture without -o: %d %s", code, errOut)
@@ -227,4 +239,115 @@ func httpGet(t *testing.T, url, token string) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+// TestCLIStatusSaysChromiumRunsWithoutItsSandbox: when Chromium starts only without its
+// sandbox (here a wrapper that refuses as Chromium does without user namespaces), `status`
+// says so on the browser's line, with Chromium's reason.
+func TestCLIStatusSaysChromiumRunsWithoutItsSandbox(t *testing.T) {
+	envFile, cli := cliEnv(t)
+	dir, err := os.MkdirTemp("", "cg-no-sandbox-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil { // Chromium may run as nobody
+		t.Fatal(err)
+	}
+	wrapper := filepath.Join(dir, "chromium")
+	script := "#!/bin/sh\nfor a in \"$@\"; do [ \"$a\" = \"--no-sandbox\" ] && exec /usr/bin/chromium \"$@\"; done\n" +
+		"echo '[1:1:0101/000000.000000:FATAL:zygote_host_impl_linux.cc(128)] No usable sandbox!' >&2\nexit 1\n"
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(envFile, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fmt.Fprintf(f, "CHROMIUM_PATH=%s\n", wrapper); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	code, out, errOut := cli("", "status")
+	if code != 0 || !strings.Contains(out, "browser    ok; Chromium runs without its sandbox") || !strings.Contains(out, "No usable sandbox!") {
+		t.Fatalf("status does not say chromium has no sandbox: %d\n%s\n%s", code, out, errOut)
+	}
+}
+
+// TestCLICaptureChecksThePageAgainstGrafanasDashboard: with GRAFANA_BASE_URL the dashboard's
+// Grafana, `capture` records a saved dashboard checked against it (every panel drawn), and
+// refuses a UID Grafana does not have with what the page said.
+func TestCLICaptureChecksThePageAgainstGrafanasDashboard(t *testing.T) {
+	envFile, cli := cliEnv(t)
+	ctx := t.Context()
+	database, _ := dbtest.NewDatabase(t)
+	if err := grafanatest.CreateRunTable(ctx, dbtest.Connect(t, database), cg.KindTiming, "gcd_nangate45_cli", grafanatest.SampleRun{}); err != nil {
+		t.Fatal(err)
+	}
+	g := grafanatest.New(t)
+	ds := g.AddDataSource(grafanatest.DataSource{Name: "timing", Type: grafana.PostgresType, URL: "127.0.0.1:5432", User: "postgres",
+		JSONData: map[string]any{"database": database, "sslmode": "disable"}})
+	client, err := grafana.New(grafana.Config{BaseURL: g.URL, Token: cg.Secret(g.Token)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	templates, err := grafana.LoadTemplates("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dash, uid, err := templates.Render(grafana.RenderRequest{User: "alice", Kind: cg.KindTiming, Table: "gcd_nangate45_cli", DataSourceUID: ds.UID,
+		Run: grafana.RunInfo{Design: "gcd", Platform: "nangate45", RunID: "cli"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved, err := client.SaveDashboard(ctx, grafana.SaveDashboardRequest{Dashboard: dash, Overwrite: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(envFile, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(f, "GRAFANA_BASE_URL=%s\nGRAFANA_API_KEY=%s\n", g.URL, g.Token)
+	f.Close()
+
+	target := filepath.Join(t.TempDir(), "timing.gif")
+	code, out, errOut := cli("", "capture", grafana.KioskURL(g.URL, uid, saved.Slug, 1, "dark", nil), "-o", target, "--var", "stage=floorplan,finish")
+	if code != 0 || !strings.Contains(out, "2 frames") {
+		t.Fatalf("capture of a saved dashboard: %d\n%s\n%s", code, out, errOut)
+	}
+	code, _, errOut = cli("", "capture", grafana.KioskURL(g.URL, "no-such-uid", "x", 1, "dark", nil), "-o", filepath.Join(t.TempDir(), "x.gif"))
+	if code == 0 || !strings.Contains(errOut, "Grafana answered 'Dashboard not found'") {
+		t.Fatalf("capture of an unknown dashboard: %d %s", code, errOut)
+	}
+}
+
+// Issue 9: the CLI is an administrator, yet it sets no system key and no connection key
+// outside the allow-lists; the values stay as they were.
+func TestCLIRefusesSystemKeysAndHostsNotAllowed(t *testing.T) {
+	_, cli := cliEnv(t)
+	user := dbtest.UniqueName("clik")
+	commandstest.DropUserLater(t, user)
+	if code, out, errOut := cli("", "user", "add", user); code != 0 {
+		t.Fatalf("user add: %d\n%s\n%s", code, out, errOut)
+	}
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"cred", "set", user, "grafana_uid_timing", "cg-bob-timing"}, "grafana_uid_timing is set by the service"},
+		{[]string{"cred", "set", user, "db_user", "postgres"}, "`user retry " + user + "`"},
+		{[]string{"cred", "delete", user, "db_viewer_pass"}, "db_viewer_pass is set by the service"},
+		{[]string{"cred", "set", user, "db_host", "169.254.169.254"}, "169.254.169.254 is not in USER_DB_ALLOWED_HOSTS"},
+		{[]string{"cred", "set", user, "grafana_url", "http://127.0.0.1:9/"}, "not in GRAFANA_ALLOWED_URLS"},
+	}
+	_, before, _ := cli("", "cred", "list", user)
+	for _, c := range cases {
+		if code, _, errOut := cli("", c.args...); code != 1 || !strings.Contains(errOut, c.want) {
+			t.Errorf("%v: %d %s; want 1 and %q", c.args, code, errOut, c.want)
+		}
+	}
+	if _, after, _ := cli("", "cred", "list", user); after != before {
+		t.Fatalf("refused commands changed the credentials:\n%s\n->\n%s", before, after)
+	}
 }

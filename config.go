@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net"
@@ -44,6 +45,11 @@ type Config struct {
 	UserDBHost    string `env:"USER_DB_HOST"`
 	UserDBPort    int    `env:"USER_DB_PORT" validate:"omitempty,min=1,max=65535"`
 	UserDBSSLMode string `env:"USER_DB_SSLMODE" default:"disable" validate:"oneof=disable require verify-ca verify-full"`
+	// USER_DB_ALLOWED_HOSTS (comma-separated host names or IP addresses) are the only
+	// hosts a user's db_host may name, checked when it is set and when the scanner or the
+	// pipeline connects. USER_DB_HOST (else the master database's host) is always on it;
+	// empty allows only that one.
+	UserDBAllowedHosts string `env:"USER_DB_ALLOWED_HOSTS" validate:"omitempty,hostlist"`
 
 	CredentialsKey         cg.Secret `env:"CREDENTIALS_KEY" validate:"required,aeskey"`
 	CredentialsKeyPrevious cg.Secret `env:"CREDENTIALS_KEY_PREVIOUS" validate:"omitempty,aeskeys"`
@@ -54,7 +60,12 @@ type Config struct {
 	GrafanaUser     string    `env:"GRAFANA_USER"`
 	GrafanaPassword cg.Secret `env:"GRAFANA_PASSWORD"`
 	GrafanaOrgID    int64     `env:"GRAFANA_ORG_ID" default:"1" validate:"min=1"`
-	TemplatesDir    string    `env:"TEMPLATES_DIR" validate:"omitempty,dir"`
+	// GRAFANA_ALLOWED_URLS (comma-separated http(s) URLs) are the only Grafana servers a
+	// user's grafana_url may name, compared with host case and default ports ignored, and
+	// checked when it is set and when it is used. GRAFANA_BASE_URL is always on it; empty
+	// allows only that one.
+	GrafanaAllowedURLs string `env:"GRAFANA_ALLOWED_URLS" validate:"omitempty,urllist"`
+	TemplatesDir       string `env:"TEMPLATES_DIR" validate:"omitempty,dir"`
 
 	// GRAFANA_ISOLATION is how tenants are kept apart in Grafana. "folder" (the default):
 	// one org (GRAFANA_ORG_ID) with a folder and data sources per user, where every
@@ -88,6 +99,10 @@ type Config struct {
 	ScanMaxConns          int           `env:"SCAN_MAX_CONNS" default:"32" validate:"min=1,max=1000"`
 	JobTimeout            time.Duration `env:"JOB_TIMEOUT" unit:"ms" default:"600000" validate:"min=1s"`
 	JobRescueAfter        time.Duration `env:"JOB_RESCUE_AFTER" unit:"ms"`
+	// ShutdownTimeout is how long SIGTERM lets running jobs finish before it cancels
+	// them (they resume in another process); the process exits at most 5 s after it.
+	// Defaults to 60000 ms.
+	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" unit:"ms" default:"60000" validate:"min=1s,max=1h"`
 
 	LogLevel  string `env:"LOG_LEVEL" default:"info" validate:"oneof=trace debug info warn error"`
 	LogFormat string `env:"LOG_FORMAT" default:"auto" validate:"oneof=auto console json"`
@@ -303,6 +318,23 @@ var configValidator = func() *validator.Validate {
 		n, perr := strconv.Atoi(port)
 		return err == nil && perr == nil && n >= 0 && n <= 65535
 	}))
+	must(v.RegisterValidation("hostlist", func(fl validator.FieldLevel) bool {
+		spec, err := commands.LookupKey("db_host") // the same rule as the credential
+		for _, h := range cg.SplitList(fl.Field().String()) {
+			if err != nil || spec.Check(h) != nil {
+				return false
+			}
+		}
+		return true
+	}))
+	must(v.RegisterValidation("urllist", func(fl validator.FieldLevel) bool {
+		for _, u := range cg.SplitList(fl.Field().String()) {
+			if _, err := cg.NormalizeURL(u); err != nil {
+				return false
+			}
+		}
+		return true
+	}))
 	must(v.RegisterValidation("prefix", func(fl validator.FieldLevel) bool {
 		return strings.HasPrefix(fl.Field().String(), fl.Param())
 	}))
@@ -376,6 +408,10 @@ func configProblem(rt reflect.Type, fe validator.FieldError) string {
 		want = "an http:// or https:// URL"
 	case "prefix":
 		want = fmt.Sprintf("a value starting with %q", fe.Param())
+	case "hostlist":
+		want = "host names or IP addresses without a scheme or port, comma-separated (db.example.com,10.0.0.5)"
+	case "urllist":
+		want = "http:// or https:// URLs, comma-separated (https://grafana.example.com,http://127.0.0.1:3000)"
 	case "slackchannel":
 		want = "a channel ID like C012AB3CD4E or G… (not a #name or a direct message D…)"
 	case "dir":
@@ -438,4 +474,17 @@ func (c Config) AdminUsers() []string {
 		}
 	}
 	return out
+}
+
+// AllowList is where users' credentials may make the service connect: USER_DB_ALLOWED_HOSTS
+// with USER_DB_HOST (or masterHost, the master database's host, when USER_DB_HOST is
+// unset), and GRAFANA_ALLOWED_URLS with GRAFANA_BASE_URL.
+func (c Config) AllowList(masterHost string) cg.AllowList {
+	own := cmp.Or(c.UserDBHost, masterHost)
+	list := cg.AllowList{DBHosts: append([]string{own}, cg.SplitList(c.UserDBAllowedHosts)...)}
+	if c.GrafanaBaseURL != "" {
+		list.GrafanaURLs = append(list.GrafanaURLs, c.GrafanaBaseURL)
+	}
+	list.GrafanaURLs = append(list.GrafanaURLs, cg.SplitList(c.GrafanaAllowedURLs)...)
+	return list
 }

@@ -32,19 +32,21 @@ func TestConfigDefaultsKeepTheOriginalNames(t *testing.T) {
 
 func TestConfigReportsEveryProblemAtOnceWithoutSecrets(t *testing.T) {
 	_, err := ParseConfig(map[string]string{
-		"PORT":                "http",
-		"CAPTURE_WIDTH":       "10",
-		"CAPTURE_FRAME_DELAY": "fast",
-		"LOG_LEVEL":           "loud",
-		"GRAFANA_BASE_URL":    "grafana.local",
-		"GRAFANA_API_KEY":     "eyJsecretvalue",
-		"SLACK_BOT_TOKEN":     "xoxp-secretvalue",
-		"SLACK_CHANNEL_ID":    "#eda-runs",
-		"ADMIN_API_TOKEN":     "short-secret",
-		"DATABASE_URL":        "mysql://secretvalue@x",
-		"SCAN_SCHEDULE":       "every minute",
-		"SLACK_ADMIN_USERS":   "U012AB3CD,alice",
-		"METRICS_ADDR":        "9108",
+		"PORT":                  "http",
+		"CAPTURE_WIDTH":         "10",
+		"CAPTURE_FRAME_DELAY":   "fast",
+		"LOG_LEVEL":             "loud",
+		"GRAFANA_BASE_URL":      "grafana.local",
+		"GRAFANA_API_KEY":       "eyJsecretvalue",
+		"SLACK_BOT_TOKEN":       "xoxp-secretvalue",
+		"SLACK_CHANNEL_ID":      "#eda-runs",
+		"ADMIN_API_TOKEN":       "short-secret",
+		"DATABASE_URL":          "mysql://secretvalue@x",
+		"SCAN_SCHEDULE":         "every minute",
+		"SLACK_ADMIN_USERS":     "U012AB3CD,alice",
+		"METRICS_ADDR":          "9108",
+		"USER_DB_ALLOWED_HOSTS": "db.example.com,postgres://x",
+		"GRAFANA_ALLOWED_URLS":  "https://g.example.com,g2.example.com",
 	})
 	if err == nil {
 		t.Fatal("no error")
@@ -65,6 +67,8 @@ func TestConfigReportsEveryProblemAtOnceWithoutSecrets(t *testing.T) {
 		`SCAN_SCHEDULE is "every minute": expected a cron spec`,
 		`SLACK_ADMIN_USERS is "U012AB3CD,alice": expected Slack member IDs`,
 		`METRICS_ADDR is "9108": expected host:port, e.g. 127.0.0.1:9108, or "off"`,
+		`USER_DB_ALLOWED_HOSTS is "db.example.com,postgres://x": expected host names or IP addresses`,
+		`GRAFANA_ALLOWED_URLS is "https://g.example.com,g2.example.com": expected http:// or https:// URLs`,
 	} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("missing %q in:\n%s", want, msg)
@@ -178,5 +182,25 @@ func TestConfigReadsSecretsFromFiles(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), token) {
 		t.Errorf("a secret is printed:\n%v", err)
+	}
+}
+
+func TestAllowListsAlwaysHoldTheServicesOwnHostAndGrafana(t *testing.T) {
+	cfg, err := ParseConfig(map[string]string{"CREDENTIALS_KEY": testKey, "GRAFANA_BASE_URL": "http://grafana:3000",
+		"GRAFANA_API_KEY": "glsa_0123456789abcdef", "USER_DB_HOST": "pg.internal",
+		"USER_DB_ALLOWED_HOSTS": "pg2.internal, 10.0.0.5", "GRAFANA_ALLOWED_URLS": "https://team.example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	list := cfg.AllowList("127.0.0.1")
+	if got := strings.Join(list.DBHosts, ","); got != "pg.internal,pg2.internal,10.0.0.5" {
+		t.Errorf("DBHosts %s", got)
+	}
+	if got := strings.Join(list.GrafanaURLs, ","); got != "http://grafana:3000,https://team.example.com" {
+		t.Errorf("GrafanaURLs %s", got)
+	}
+	cfg, _ = ParseConfig(map[string]string{"CREDENTIALS_KEY": testKey})
+	if list := cfg.AllowList("db.master"); len(list.DBHosts) != 1 || list.DBHosts[0] != "db.master" || len(list.GrafanaURLs) != 0 {
+		t.Errorf("defaults: %+v", list)
 	}
 }

@@ -49,7 +49,7 @@ type process struct {
 }
 
 // get fetches a path of the service's HTTP API.
-func (p *process) get(t *testing.T, path string) (int, string) {
+func (p *process) get(t testing.TB, path string) (int, string) {
 	t.Helper()
 	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d%s", p.port, path))
 	if err != nil {
@@ -77,7 +77,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -87,7 +87,7 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-func startService(t *testing.T, env []string) *process {
+func startService(t testing.TB, env []string) *process {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	port, metricsPort := freePort(t), freePort(t)
@@ -110,18 +110,28 @@ func startService(t *testing.T, env []string) *process {
 	return p
 }
 
-func (p *process) stop(t *testing.T) {
+// stop sends SIGTERM and waits for the process to exit, within the 30 s a service
+// configured with SHUTDOWN_TIMEOUT=20000 or less has (SHUTDOWN_TIMEOUT + 5 s, with room).
+func (p *process) stop(t testing.TB) {
 	t.Helper()
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	if err := p.wait(30 * time.Second); err != nil {
+		t.Error(err)
+	}
+}
+
+// wait waits up to d for the process to exit, and says how it did if not cleanly.
+func (p *process) wait(d time.Duration) error {
 	done := make(chan error, 1)
 	go func() { done <- p.cmd.Wait() }()
 	select {
 	case err := <-done:
 		if err != nil {
-			t.Errorf("service exited with %v", err)
+			return fmt.Errorf("service exited with %v", err)
 		}
-	case <-time.After(30 * time.Second):
-		t.Error("service did not stop on SIGTERM")
+		return nil
+	case <-time.After(d):
+		return fmt.Errorf("service still running %s after SIGTERM", d)
 	}
 }
 
@@ -145,7 +155,7 @@ func children(pid int) []int {
 }
 
 // states returns how many of the user's records are in each state.
-func states(t *testing.T, env *commandstest.Env, userID int64) map[cg.DashboardState]int {
+func states(t testing.TB, env *commandstest.Env, userID int64) map[cg.DashboardState]int {
 	t.Helper()
 	list, err := env.DB.Dashboards().List(context.Background(), userID, "", 100)
 	if err != nil {
@@ -177,9 +187,10 @@ func TestAServiceKilledMidPipelineResumesAndTwoServicesPostEachTableOnce(t *test
 		"SLACK_BOT_TOKEN=" + s.BotToken(), "SLACK_API_URL=" + s.APIURL(),
 		"HOST=127.0.0.1", "DASHBOARD_SCAN_INTERVAL=1000",
 		"CAPTURE_WIDTH=800", "CAPTURE_HEIGHT=500", "GIF_CAPTURE_DIR=" + t.TempDir(),
-		"JOB_TIMEOUT=30000", "JOB_RESCUE_AFTER=32000", "LOG_FORMAT=json", "LOG_LEVEL=info",
+		"LOG_FORMAT=json", "LOG_LEVEL=info", // JOB_TIMEOUT is its default, 10 minutes
 	}
 	first := startService(t, serviceEnv)
+	started := time.Now()
 
 	for _, kind := range cg.Kinds {
 		cfg, _ := pgx.ParseConfig(dbtest.URLFor(kind.DatabaseName(user)))
@@ -201,7 +212,12 @@ func TestAServiceKilledMidPipelineResumesAndTwoServicesPostEachTableOnce(t *test
 	for {
 		st := states(t, env, u.ID)
 		browsers = children(first.cmd.Process.Pid)
-		if st[cg.DashboardCreated]+st[cg.DashboardCaptured]+st[cg.DashboardPosting] > 0 && len(browsers) > 0 {
+		total := 0
+		for _, n := range st {
+			total += n
+		}
+		// All three tables in flight: found, none posted, the browser recording.
+		if total == 3 && st[cg.DashboardPosted] == 0 && st[cg.DashboardCreated]+st[cg.DashboardCaptured]+st[cg.DashboardPosting] > 0 && len(browsers) > 0 {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -224,17 +240,40 @@ func TestAServiceKilledMidPipelineResumesAndTwoServicesPostEachTableOnce(t *test
 		}
 	}
 
+	killedTime := time.Now()
+	// Before anything takes them over, `status` (of any process, the CLI's here) shows
+	// the dead process's running jobs as waiting, since its last heartbeat.
+	var waiting []commands.WaitingJob
+	for deadline := time.Now().Add(30 * time.Second); len(waiting) == 0; time.Sleep(200 * time.Millisecond) {
+		st, err := env.Service.Status(ctx, commands.CLI)
+		if err != nil {
+			t.Fatal(err)
+		}
+		waiting = st.Waiting
+		if time.Now().After(deadline) {
+			t.Fatalf("status shows no job waiting to be taken over after the kill: %+v", st)
+		}
+	}
+	for _, j := range waiting {
+		if j.Since.After(killedTime) || killedTime.Sub(j.Since) > 10*time.Second || j.DashboardID == 0 || j.Process == "" {
+			t.Fatalf("waiting job %+v: want the killed process's job, waiting since its last heartbeat before the kill at %s", j, killedTime)
+		}
+	}
+
 	// Two services on the same database take over.
+	restarted := time.Now()
 	second, third := startService(t, serviceEnv), startService(t, serviceEnv)
-	// The killed process's running job is run again once River's rescuer (every 30 s)
-	// finds it older than JOB_RESCUE_AFTER.
-	deadline = time.Now().Add(4 * time.Minute)
+	// The killed process's running jobs are taken over at once (the new processes see
+	// that it died), not after JOB_TIMEOUT: 30 s is the aim, 90 s the bound against a hang.
+	deadline = time.Now().Add(90 * time.Second)
 	for states(t, env, u.ID)[cg.DashboardPosted] < 3 {
 		if time.Now().After(deadline) {
 			t.Fatalf("not all posted: %v (killed at %v)", states(t, env, u.ID), killedAt)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+	t.Logf("killed %s after the start; status showed %d waiting jobs after %s; all posted %s after the restart",
+		killedTime.Sub(started).Round(time.Millisecond), len(waiting), restarted.Sub(killedTime).Round(time.Millisecond), time.Since(restarted).Round(time.Millisecond))
 	time.Sleep(2 * time.Second) // let any duplicate arrive
 	if n := len(s.CompletedUploads()); n != 3 {
 		t.Fatalf("%d uploads in Slack, want exactly 3 (killed at %v)", n, killedAt)
@@ -268,5 +307,8 @@ func TestAServiceKilledMidPipelineResumesAndTwoServicesPostEachTableOnce(t *test
 	third.stop(t)
 	if !strings.Contains(second.log.String()+third.log.String(), "posted to Slack") {
 		t.Fatal("the services that took over did not post")
+	}
+	if !strings.Contains(second.log.String()+third.log.String(), "took over a job whose process stopped") {
+		t.Fatal("the services that took over did not log it")
 	}
 }

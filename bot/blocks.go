@@ -251,6 +251,8 @@ func statusReply(st commands.Status) reply {
 		switch {
 		case c.Off != "":
 			lines = append(lines, fmt.Sprintf(":heavy_minus_sign: *%s* off: %s", c.Name, esc(c.Off)))
+		case c.OK && c.Note != "":
+			lines = append(lines, fmt.Sprintf(":warning: *%s*: %s", c.Name, esc(c.Note)))
 		case c.OK:
 			lines = append(lines, fmt.Sprintf(":white_check_mark: *%s*", c.Name))
 		case c.Error == "": // only administrators see why
@@ -261,7 +263,7 @@ func statusReply(st commands.Status) reply {
 	}
 	switch {
 	case st.LastScan == nil:
-		lines = append(lines, ":mag: no scan yet")
+		lines = append(lines, ":mag: no scan recorded yet")
 	case st.Everyone:
 		lines = append(lines, fmt.Sprintf(":mag: last scan %s UTC: %s", st.LastScan.StartedAt.UTC().Format("2006-01-02 15:04:05"), scanSummary(st.LastScan)))
 	default:
@@ -272,6 +274,12 @@ func statusReply(st commands.Status) reply {
 		lines = append(lines, fmt.Sprintf(":inbox_tray: queue: %d jobs", st.Queue))
 	} else if len(st.Users) == 0 {
 		lines = append(lines, "No users are linked to you, so there is nothing more to show.")
+	}
+	if st.Everyone {
+		for _, j := range st.Waiting {
+			lines = append(lines, fmt.Sprintf(":hourglass: job %d %s (dashboard %d) waits to be taken over since %s UTC: its process %s stopped",
+				j.JobID, j.Kind, j.DashboardID, j.Since.UTC().Format("2006-01-02 15:04:05"), esc(j.Process)))
+		}
 	}
 	var states []string
 	for s, n := range st.Dashboards {

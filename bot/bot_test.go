@@ -221,7 +221,7 @@ func TestHelpAndMalformedCommandsAnswerInTheAck(t *testing.T) {
 	_, ack := h.slash(aliceID, "help")
 	p := ackPayload(t, ack)
 	blocks, _ := json.Marshal(p["blocks"])
-	mustContain(t, "help", blockTexts(blocks), "/cg user add &lt;name&gt;", "e.g. `/cg cred set alice db_host db.example.com`", "<@"+adminID+">")
+	mustContain(t, "help", blockTexts(blocks), "/cg user add &lt;name&gt;", "e.g. `/cg cred set alice slack_channel_id C012AB3CD4E`", "<@"+adminID+">")
 	if p["response_type"] != "ephemeral" {
 		t.Errorf("help is %v", p["response_type"])
 	}
@@ -263,19 +263,29 @@ func TestEverySubcommandAnswersAsTheCommandsDo(t *testing.T) {
 	mustContain(t, "cred list", all(h.answer(aliceID, "cred list "+name)), "Credentials of "+name, "`slack_channel_id`", resultsChannel)
 
 	mustContain(t, "scan", all(h.answer(aliceID, "scan "+name)), "Scan done: 1 users, 3 databases")
-	mustContain(t, "cred set", all(h.answer(aliceID, "cred set "+name+" db_host db.example.com")), "Set `db_host`", "db.example.com")
+	mustContain(t, "cred set", all(h.answer(aliceID, "cred set "+name+" slack_channel_id C0ALICE0001")), "Set `slack_channel_id`", "C0ALICE0001")
+	// Issue 9: a system key is nobody's to set, a connection key only an administrator's.
+	mustContain(t, "cred set system key", all(h.answer(aliceID, "cred set "+name+" grafana_uid_timing cg-bob-timing")),
+		"grafana_uid_timing is set by the service", "user retry "+name)
+	mustContain(t, "cred set connection key", all(h.answer(aliceID, "cred set "+name+" db_host 169.254.169.254")),
+		"db_host is a connection key", "only an administrator")
+	mustContain(t, "cred set host not allowed", all(h.answer(adminID, "cred set "+name+" db_host 169.254.169.254")),
+		"not in USER_DB_ALLOWED_HOSTS")
+	if c, _ := h.env.Service.RevealCredential(h.ctx, commands.CLI, name, "db_host"); c.Value.Reveal() == "169.254.169.254" {
+		t.Fatal("a refused db_host was stored")
+	}
 	before, _ := h.env.Service.RevealCredential(h.ctx, commands.CLI, name, "db_pass")
 	d, _ := h.slash(aliceID, "cred set "+name+" db_pass hunter2-typed-inline")
 	mustContain(t, "a secret typed inline opens the form", string(h.modalOpened(d.TriggerID).View), bot.CallbackCredSet, "db_pass")
 	if after, _ := h.env.Service.RevealCredential(h.ctx, commands.CLI, name, "db_pass"); after.Value != before.Value {
 		t.Fatal("a secret typed into the command was stored")
 	}
-	mustContain(t, "cred set bad port", all(h.answer(aliceID, "cred set "+name+" db_port 99999")), "expected a port number from 1 to 65535")
+	mustContain(t, "cred set bad port", all(h.answer(adminID, "cred set "+name+" db_port 99999")), "expected a port number from 1 to 65535")
 	mustContain(t, "cred set unknown key", all(h.answer(aliceID, "cred set "+name+" db_hots x")), `did you mean "db_host"`)
-	mustContain(t, "cred reveal", all(h.answer(aliceID, "cred reveal "+name+" db_host")), "```db.example.com```", "only to you")
-	mustContain(t, "cred delete", all(h.answer(aliceID, "cred delete "+name+" db_host")), "Deleted `db_host`")
-	_, cliErr = h.env.Service.RevealCredential(h.ctx, commands.CLI, name, "db_host")
-	mustContain(t, "cred reveal after delete", all(h.answer(aliceID, "cred reveal "+name+" db_host")), cg.ErrorMessage(cliErr))
+	mustContain(t, "cred reveal", all(h.answer(aliceID, "cred reveal "+name+" slack_channel_id")), "```C0ALICE0001```", "only to you")
+	mustContain(t, "cred delete", all(h.answer(aliceID, "cred delete "+name+" slack_channel_id")), "Deleted `slack_channel_id`")
+	_, cliErr = h.env.Service.RevealCredential(h.ctx, commands.CLI, name, "slack_channel_id")
+	mustContain(t, "cred reveal after delete", all(h.answer(aliceID, "cred reveal "+name+" slack_channel_id")), cg.ErrorMessage(cliErr))
 
 	mustContain(t, "dashboards", all(h.answer(aliceID, "dashboards "+name)), "No run tables of "+name)
 	mustContain(t, "dashboards bad kind", all(h.answer(aliceID, "dashboards "+name+" foo")), "unknown kind")

@@ -54,7 +54,7 @@ func subcommands() []*subcommand {
 		{name: "user retry", args: "<user>", about: "finish a creation that stopped part way", example: "user retry alice", admin: true, minArgs: 1, maxArgs: 1, run: runUserRetry},
 		{name: "cred list", args: "<user>", about: "a user's credentials, secrets masked", example: "cred list alice", minArgs: 1, maxArgs: 1, run: runCredList},
 		{name: "cred set", args: "<user> [key] [value]", about: "set a credential; opens a form unless a non-secret value is given (secrets only in the form)",
-			example: "cred set alice db_host db.example.com", minArgs: 1, maxArgs: 3, form: credSetForm, run: runCredSet},
+			example: "cred set alice slack_channel_id C012AB3CD4E", minArgs: 1, maxArgs: 3, form: credSetForm, run: runCredSet},
 		{name: "cred delete", args: "<user> <key>", about: "delete a credential", example: "cred delete alice grafana_url", minArgs: 2, maxArgs: 2, run: runCredDelete},
 		{name: "cred reveal", args: "<user> <key>", about: "show a credential in full, only to you (audited)", example: "cred reveal alice db_pass", minArgs: 2, maxArgs: 2, run: runCredReveal},
 		{name: "scan", args: "[user]", about: "look for new run tables now (every user: administrators only)", example: "scan alice", maxArgs: 1, run: runScan},

@@ -24,8 +24,15 @@ import (
 //	mode=static|busy|numbers  static draws once; busy redraws every panel each 500 ms (a live
 //	                          dashboard); numbers changes only the stat values each 500 ms
 //	bars=gradient             bars get a gradient over their height instead of a flat fill
-//	fail=<title>,…            these panels show Grafana's error marker
+//	fail=<title>,…            these panels show Grafana 13.2's error marker (a status button
+//	                          whose message is only in the tooltip shown while it is hovered)
+//	loading=<title>           this panel keeps Grafana's loading bar
+//	login=1                   the page is a login form (as a proxy in front of Grafana shows)
+//	blank=1                   the page is empty
 //	extra=<url>               an image and a script are loaded from this URL (a second origin)
+//	probe=<url>               the page reaches this origin every way a page can: fetch, a
+//	                          WebSocket, a worker's fetch, an iframe, a beacon, and a redirect
+//	                          from this server
 //	hang=1                    one request never finishes
 type dashboardServer struct {
 	*httptest.Server
@@ -51,6 +58,10 @@ func newDashboardServer(t testing.TB, token string) *dashboardServer {
 		fmt.Fprint(w, dashboardJS)
 	})
 	mux.HandleFunc("GET /api/ds/query", s.query)
+	mux.HandleFunc("GET /redirect", func(w http.ResponseWriter, r *http.Request) {
+		s.record(r)
+		http.Redirect(w, r, r.URL.Query().Get("to"), http.StatusFound)
+	})
 	mux.HandleFunc("GET /api/hang", func(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-r.Context().Done():
@@ -102,8 +113,19 @@ func (s *dashboardServer) page(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	switch {
+	case q.Get("login") == "1":
+		fmt.Fprint(w, `<!doctype html><title>Sign in</title><body><form method="post" action="/oauth2/sign_in">
+			<label>Username <input name="username"></label><label>Password <input name="password" type="password"></label>
+			<button type="submit">Sign in</button></form></body>`)
+		return
+	case q.Get("blank") == "1":
+		fmt.Fprint(w, `<!doctype html><title></title><body></body>`)
+		return
+	}
 	err := pageTemplate.Execute(w, map[string]any{
 		"Extra": q.Get("extra"),
+		"Probe": q.Get("probe"),
 		"Hang":  q.Get("hang") == "1",
 		"Light": q.Get("theme") == "light",
 	})
@@ -183,6 +205,20 @@ var pageTemplate = template.Must(template.New("page").Parse(`<!doctype html>
 <div id="grid"></div>
 {{if .Extra}}<img src="{{.Extra}}/logo.png" width="16" height="16" style="position:absolute;left:-100px"><script src="{{.Extra}}/lib.js"></script>{{end}}
 {{if .Hang}}<script>fetch('/api/hang')</script>{{end}}
+{{if .Probe}}<iframe src="{{.Probe}}/frame" width="1" height="1" style="position:absolute;left:-100px"></iframe>
+<script>
+(() => {
+  const other = {{.Probe}};
+  fetch(other + '/fetch', {mode: 'no-cors'}).catch(() => {});
+  fetch('/redirect?to=' + encodeURIComponent(other + '/redirected')).catch(() => {});
+  try { new WebSocket(other.replace(/^http/, 'ws') + '/websocket'); } catch (e) {}
+  try { navigator.sendBeacon(other + '/beacon', 'x'); } catch (e) {}
+  try {
+    const src = 'fetch(' + JSON.stringify(other + '/worker') + ', {mode: "no-cors"}).catch(() => {});';
+    new Worker(URL.createObjectURL(new Blob([src], {type: 'text/javascript'})));
+  } catch (e) {}
+})();
+</script>{{end}}
 </body></html>`))
 
 const dashboardJS = `
@@ -191,6 +227,7 @@ const dashboardJS = `
   const stage = params.get('var-stage') || 'floorplan';
   const mode = params.get('mode') || 'static';
   const fail = (params.get('fail') || '').split(',').filter(Boolean);
+  const loading = params.get('loading') || '';
   const delay = params.get('delay') || '';
   const gradientBars = params.get('bars') === 'gradient';
   const panels = [
@@ -208,6 +245,7 @@ const dashboardJS = `
     s.setAttribute('data-testid', 'data-testid Panel header ' + p.title);
     if (p.cls) s.className = p.cls;
     s.innerHTML = '<header></header><div class="body"></div>';
+    if (p.title === loading) s.insertAdjacentHTML('afterbegin', '<div aria-label="Panel loading bar" style="height:2px;background:#6e9fff"></div>');
     s.querySelector('header').textContent = p.title + (p.kind === 'stat' ? '' : ' - ' + stage);
     p.body = s.querySelector('.body');
     if (p.kind === 'bars' || p.kind === 'line') {
@@ -219,7 +257,20 @@ const dashboardJS = `
   const colours = ['#73bf69', '#f2cc0c', '#5794f2', '#ff9830', '#b877d9', '#f2495c'];
   function draw(p, d) {
     if (fail.includes(p.title)) {
-      p.body.innerHTML = '<div class="err" data-testid="data-testid Panel status error" title="db query error: relation does not exist">!</div>';
+      // As Grafana 13.2's PanelStatus: the message shows only in a tooltip while hovered.
+      p.body.innerHTML = '<button class="err" data-testid="data-testid Panel status error" aria-label="status">!</button>';
+      const b = p.body.firstChild;
+      let tip = null;
+      b.addEventListener('mouseenter', () => {
+        tip = document.createElement('div');
+        tip.setAttribute('role', 'tooltip');
+        tip.id = 'tip-' + Math.random().toString(36).slice(2);
+        tip.textContent = 'db query error: relation "' + p.title + '" does not exist';
+        tip.style.cssText = 'position:absolute;z-index:9;background:#d10e5c;color:#fff;padding:4px';
+        document.body.appendChild(tip);
+        b.setAttribute('aria-describedby', tip.id);
+      });
+      b.addEventListener('mouseleave', () => { tip && tip.remove(); tip = null; b.removeAttribute('aria-describedby'); });
       return;
     }
     if (p.kind === 'stat') {

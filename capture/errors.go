@@ -64,22 +64,50 @@ type PanelError struct {
 	Message string `json:"message"`
 }
 
-// PanelErrorsError is returned when every panel of the dashboard showed an error: the GIF would
-// only show error markers, so none is written (a data source that is down is worth a retry).
-// When only some panels fail the recording succeeds and lists them in Result.PanelErrors.
+// PanelErrorsError is returned when panels show errors: a GIF would show error markers
+// instead of the run, so none is written (a data source that is down is worth a retry).
+// Each panel carries Grafana's message (in Grafana 13.2 the text of its status button's
+// tooltip).
 type PanelErrorsError struct {
 	Panels []PanelError
+	Of     int // how many panels the dashboard has
 }
 
 func (e *PanelErrorsError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "all %d dashboard panels show errors", len(e.Panels))
+	fmt.Fprintf(&b, "%d of %d panels show errors", len(e.Panels), max(e.Of, len(e.Panels)))
 	for i, p := range e.Panels {
 		if i == 3 {
 			fmt.Fprintf(&b, "; and %d more", len(e.Panels)-3)
 			break
 		}
-		fmt.Fprintf(&b, "; %q: %s", p.Title, p.Message)
+		sep := "; "
+		if i == 0 {
+			sep = ": "
+		}
+		fmt.Fprintf(&b, "%s%q: %s", sep, p.Title, p.Message)
 	}
 	return b.String()
+}
+
+// ErrWrongPage is wrapped by *PageError, for errors.Is.
+var ErrWrongPage = errors.New("the page is not the dashboard")
+
+// PageError says what a page showed instead of the dashboard it should have: Grafana's "not
+// found" or error page, a login form, another dashboard, a blank page, panels that never
+// rendered or are still loading.
+type PageError struct {
+	URL       string // the page, without credentials
+	Saw       string // what it showed, e.g. "Grafana answered 'Dashboard not found'"
+	LoginForm bool   // the page is a login form: it also matches ErrTokenRefused
+}
+
+func (e *PageError) Error() string { return "dashboard page " + e.URL + ": " + e.Saw }
+
+// Unwrap lets errors.Is match ErrWrongPage, and ErrTokenRefused for a login form.
+func (e *PageError) Unwrap() []error {
+	if e.LoginForm {
+		return []error{ErrWrongPage, ErrTokenRefused}
+	}
+	return []error{ErrWrongPage}
 }

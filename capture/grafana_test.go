@@ -11,8 +11,9 @@ import (
 
 // TestRecordGIF_FakeGrafanaDashboardSweepsTheStages records a dashboard made from the
 // real TIMING template, served by the Grafana fake, whose panels run their SQL against
-// a real run table: one frame per stage, each different from the one before, each
-// within 45 dB of its lossless screenshot.
+// a real run table: the page is checked against the saved dashboard (UID, title, every
+// panel drawn), one frame per stage, each different from the one before, each within
+// 45 dB of its lossless screenshot.
 func TestRecordGIF_FakeGrafanaDashboardSweepsTheStages(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
@@ -45,18 +46,24 @@ func TestRecordGIF_FakeGrafanaDashboardSweepsTheStages(t *testing.T) {
 		t.Fatal(err)
 	}
 	slug := saved.Slug
+	stored, err := client.GetDashboard(ctx, uid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expect := ExpectDashboard(stored.Dashboard)
+	if expect.UID != uid || expect.Title == "" || len(expect.Panels) != len(dash.Panels()) {
+		t.Fatalf("expected dashboard %+v, want uid %s, a title and %d panels", expect, uid, len(dash.Panels()))
+	}
 	res, err := sharedBrowser(t).RecordGIF(ctx, Recording{
 		URL:          grafana.KioskURL(g.URL, uid, slug, 1, "dark", nil),
 		Token:        cg.Secret(g.Token),
 		StepVariable: "stage",
 		StepValues:   steps,
 		KeepFrames:   true,
+		Expect:       expect,
 	})
 	if err != nil {
 		t.Fatal(err)
-	}
-	if len(res.PanelErrors) > 0 {
-		t.Fatalf("panels failed: %+v", res.PanelErrors)
 	}
 	gifImg, frames := decodeGIFFile(t, res.Path)
 	if len(gifImg.Image) != len(steps) || gifImg.Config.Width != testW || gifImg.Config.Height != testH {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/url"
 	"slices"
 	"strings"
@@ -49,72 +50,90 @@ const pollScript = `(() => {
   };
 })()`
 
-// panelScript lists the panels and the ones showing an error. Grafana 11–13 (and our fake)
-// mark a panel with data-testid "data-testid Panel header <title>" and an error with a
-// descendant "data-testid Panel status error"; the message is in the marker's title (the fake)
-// or aria-label (Grafana's ToolbarButton labels itself with its tooltip), else its text.
-const panelScript = `(() => {
-  const prefix = 'data-testid Panel header ';
-  const headers = Array.from(document.querySelectorAll('[data-testid^="' + prefix + '"]'));
-  const titles = new Set(headers.map(h => h.getAttribute('data-testid').slice(prefix.length)));
-  const errors = [];
-  const seen = new Set();
-  for (const el of document.querySelectorAll('[data-testid="data-testid Panel status error"]')) {
-    const panel = el.closest('[data-testid^="' + prefix + '"]');
-    let title = panel ? panel.getAttribute('data-testid').slice(prefix.length) : '';
-    if (!panel) {
-      const box = el.closest('[data-viz-panel-key], .react-grid-item, section');
-      const h = box && box.querySelector('[data-testid^="' + prefix + '"]');
-      if (h) title = h.getAttribute('data-testid').slice(prefix.length);
-    }
-    if (seen.has(title)) continue;
-    seen.add(title);
-    let label = el.getAttribute('aria-label') || '';
-    if (label.startsWith('data-testid ')) label = label.slice('data-testid '.length);
-    if (label.startsWith('Panel status')) label = '';
-    const message = el.getAttribute('title') || label || (el.textContent || '').trim() || 'error';
-    errors.push({ title: title || '(untitled panel)', message });
-  }
-  return { panels: titles.size, errors };
-})()`
-
 // paintScript resolves after two animation frames, so what was drawn is on screen.
 const paintScript = `new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))`
 
 // session is one recording's page in its own incognito browser context: it tracks the
-// requests in flight, adds the token to requests for the dashboard's origin, and waits for
-// readiness.
+// requests in flight, lets only requests to the dashboard's origin through (its proxy), adds
+// the token to them, and waits for readiness.
 type session struct {
-	cfg    Config
-	ctx    context.Context
-	page   *rod.Page
-	origin string
-	token  cg.Secret
+	cfg     Config
+	ctx     context.Context
+	page    *rod.Page
+	origin  string // the dashboard's origin, as grafanaOrigin gives it
+	token   cg.Secret
+	current string // the URL last navigated to
 
 	mu        sync.Mutex
 	inflight  map[proto.NetworkRequestID]string
 	docStatus int
 	docURL    string
+	blocked   []string // requests to other origins that were failed, once each
+}
+
+// grafanaOrigin is u's origin in one spelling: scheme and host in lower case, the default
+// port dropped ("http://LocalHost:80/x" and "http://localhost" give "http://localhost"), so
+// the same Grafana is recognised however a URL spells it. ok is false for a URL without an
+// http(s) scheme and a host.
+func grafanaOrigin(raw string) (origin string, ok bool) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "", false
+	}
+	scheme := strings.ToLower(u.Scheme)
+	if scheme != "http" && scheme != "https" {
+		return "", false
+	}
+	host, port := strings.ToLower(u.Hostname()), u.Port()
+	if host == "" {
+		return "", false
+	}
+	if (scheme == "http" && port == "80") || (scheme == "https" && port == "443") {
+		port = ""
+	}
+	if port != "" {
+		return scheme + "://" + net.JoinHostPort(host, port), true
+	}
+	if strings.Contains(host, ":") { // an IPv6 literal keeps its brackets
+		host = "[" + host + "]"
+	}
+	return scheme + "://" + host, true
 }
 
 // openSession opens a page in a new incognito context. close disposes of both.
 func openSession(parent context.Context, cfg Config, inst *instance, dashboard *url.URL, token cg.Secret) (s *session, closeFn func(), err error) {
+	origin, ok := grafanaOrigin(dashboard.String())
+	if !ok {
+		return nil, nil, fmt.Errorf("dashboard URL %s has no http(s) origin", redactURL(dashboard.String()))
+	}
+	s = &session{cfg: cfg, origin: origin, token: token, inflight: map[proto.NetworkRequestID]string{}}
+	proxy, err := startOriginProxy(origin, s.block)
+	if err != nil {
+		return nil, nil, fmt.Errorf("start the recording's proxy: %w", err)
+	}
 	// Cancelling ctx ends the event loop below, whatever the caller's context does.
 	ctx, cancelEvents := context.WithCancel(parent)
-	ib, err := inst.rod.Context(ctx).Incognito()
+	s.ctx = ctx
+	bc, err := proto.TargetCreateBrowserContext{ProxyServer: proxy.URL(), ProxyBypassList: "<-loopback>"}.Call(inst.rod.Context(ctx))
 	if err != nil {
 		cancelEvents()
+		proxy.Close()
 		return nil, nil, fmt.Errorf("create browser context: %w", err)
 	}
-	closeFn = func() {
+	ib := *inst.rod.Context(ctx) // as rod.Browser.Incognito does, with the proxy set
+	ib.BrowserContextID = bc.BrowserContextID
+	// closeSession, not the named result, which each failing return below sets to nil.
+	closeSession := func() {
 		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = ib.Context(cctx).Close()
 		cancelEvents()
+		proxy.Close()
 	}
+	closeFn = closeSession
 	defer func() {
 		if err != nil {
-			closeFn()
+			closeSession()
 		}
 	}()
 	page, err := ib.Page(proto.TargetCreateTarget{})
@@ -122,14 +141,7 @@ func openSession(parent context.Context, cfg Config, inst *instance, dashboard *
 		return nil, nil, fmt.Errorf("open page: %w", err)
 	}
 	page = page.Context(ctx)
-	s = &session{
-		cfg:      cfg,
-		ctx:      ctx,
-		page:     page,
-		origin:   dashboard.Scheme + "://" + dashboard.Host,
-		token:    token,
-		inflight: map[proto.NetworkRequestID]string{},
-	}
+	s.page = page
 	err = proto.EmulationSetDeviceMetricsOverride{Width: cfg.Width, Height: cfg.Height, DeviceScaleFactor: 1}.Call(page)
 	if err != nil {
 		return nil, nil, fmt.Errorf("set viewport: %w", err)
@@ -140,13 +152,13 @@ func openSession(parent context.Context, cfg Config, inst *instance, dashboard *
 	if err = (proto.NetworkEnable{}).Call(page); err != nil {
 		return nil, nil, fmt.Errorf("enable network events: %w", err)
 	}
+	// The context's proxy fails every request to another origin than the dashboard's, so a
+	// dashboard cannot make the service fetch another host (see originProxy). With a token,
+	// the requests to the dashboard's origin are paused to add it: only those (Chromium
+	// writes the origin of a URL as grafanaOrigin does), so the token cannot reach another
+	// host, and onPaused checks the origin once more.
 	if !token.Empty() {
-		// Only requests whose URL starts with the dashboard's origin are paused, so the token
-		// cannot reach another host; onPaused checks the origin once more.
-		err = proto.FetchEnable{Patterns: []*proto.FetchRequestPattern{{
-			URLPattern:   s.origin + "/*",
-			RequestStage: proto.FetchRequestStageRequest,
-		}}}.Call(page)
+		err = proto.FetchEnable{Patterns: []*proto.FetchRequestPattern{{URLPattern: origin + "/*", RequestStage: proto.FetchRequestStageRequest}}}.Call(page)
 		if err != nil {
 			return nil, nil, fmt.Errorf("enable request interception: %w", err)
 		}
@@ -200,21 +212,46 @@ func (s *session) onResponse(e *proto.NetworkResponseReceived) {
 	s.mu.Unlock()
 }
 
-// onPaused continues an intercepted request, with the token when it goes to the dashboard's
-// origin. The request's own headers are kept; the override does not follow redirects.
+// onPaused continues a request intercepted for the token: with it when the request goes to
+// the dashboard's origin, else it fails the request. The request's own headers are kept;
+// the override does not follow redirects.
 func (s *session) onPaused(e *proto.FetchRequestPaused) {
 	go func() {
-		req := proto.FetchContinueRequest{RequestID: e.RequestID}
-		if u, err := url.Parse(e.Request.URL); err == nil && u.Scheme+"://"+u.Host == s.origin {
-			for k, v := range e.Request.Headers {
-				if !strings.EqualFold(k, "Authorization") {
-					req.Headers = append(req.Headers, &proto.FetchHeaderEntry{Name: k, Value: v.Str()})
-				}
+		u := e.Request.URL
+		if origin, ok := grafanaOrigin(u); !ok || origin != s.origin {
+			shown := "(unparsable URL)"
+			if p, err := url.Parse(u); err == nil {
+				shown = p.Scheme + "://" + p.Host
 			}
-			req.Headers = append(req.Headers, &proto.FetchHeaderEntry{Name: "Authorization", Value: "Bearer " + s.token.Reveal()})
+			s.block(shown)
+			_ = proto.FetchFailRequest{RequestID: e.RequestID, ErrorReason: proto.NetworkErrorReasonBlockedByClient}.Call(s.page)
+			return
 		}
+		req := proto.FetchContinueRequest{RequestID: e.RequestID}
+		for k, v := range e.Request.Headers {
+			if !strings.EqualFold(k, "Authorization") {
+				req.Headers = append(req.Headers, &proto.FetchHeaderEntry{Name: k, Value: v.Str()})
+			}
+		}
+		req.Headers = append(req.Headers, &proto.FetchHeaderEntry{Name: "Authorization", Value: "Bearer " + s.token.Reveal()})
 		_ = req.Call(s.page)
 	}()
+}
+
+// block remembers the origin (or host:port) of a refused request, for the log.
+func (s *session) block(shown string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !slices.Contains(s.blocked, shown) {
+		s.blocked = append(s.blocked, shown)
+	}
+}
+
+// blockedOrigins lists the other origins the page tried to reach.
+func (s *session) blockedOrigins() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.blocked)
 }
 
 func (s *session) pending() []string {
@@ -234,6 +271,7 @@ func (s *session) navigate(u string) error {
 	clear(s.inflight)
 	s.docStatus, s.docURL = 0, ""
 	s.mu.Unlock()
+	s.current = u
 	if err := s.page.Navigate(u); err != nil {
 		return fmt.Errorf("navigate to %s: %w", redactURL(u), err)
 	}
@@ -316,17 +354,6 @@ func (s *session) eval(script string, v any) error {
 		return fmt.Errorf("script failed: %s", res.ExceptionDetails.Text)
 	}
 	return json.Unmarshal([]byte(res.Result.Value.JSON("", "")), v)
-}
-
-type panelState struct {
-	Panels int          `json:"panels"`
-	Errors []PanelError `json:"errors"`
-}
-
-func (s *session) panels() (panelState, error) {
-	var ps panelState
-	err := s.eval(panelScript, &ps)
-	return ps, err
 }
 
 // screenshot takes a lossless PNG of the viewport.

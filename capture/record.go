@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-rod/rod/lib/proto"
+
 	"credential-grafana/cg"
 )
 
@@ -38,6 +40,10 @@ type Recording struct {
 	// Defaults to the dashboard's uid and slug from URL.
 	Name string
 
+	// Expect is the dashboard the page must show; see Expected and ExpectDashboard. The zero
+	// value checks only what holds for every dashboard.
+	Expect Expected
+
 	// KeepFrames keeps each lossless PNG screenshot in Result.PNGFrames (for tests and
 	// benchmarks that measure the GIF's fidelity).
 	KeepFrames bool
@@ -50,10 +56,6 @@ type Result struct {
 	Frames        int
 	Width, Height int  // of the GIF: the viewport, or smaller when scaled under MaxGIFBytes
 	Scaled        bool // the GIF was scaled down to fit MaxGIFBytes
-
-	// PanelErrors lists panels that showed an error in any frame, by title, once each. They do
-	// not fail the recording unless every panel failed (see PanelErrorsError).
-	PanelErrors []PanelError
 
 	Timings Timings
 
@@ -80,10 +82,16 @@ type Timings struct {
 }
 
 // RecordGIF loads the dashboard in a fresh incognito context, captures its frames and writes
-// the GIF under Config.Dir. Errors: ErrTokenRefused when Grafana redirects to /login (or
-// answers 401/403); *NotReadyError when the page is not ready within Config.Timeout;
-// *PanelErrorsError when every panel shows an error; ErrChromiumMissing when there is no
-// browser to start.
+// the GIF under Config.Dir. Once the page is ready, before its first frame (and at each step),
+// it checks that the page is the dashboard: Grafana did not answer "not found" or with an
+// error, the page is no login form, it is rec.Expect's dashboard (UID, title) and every
+// panel of it has drawn its header, none still loading and none showing an error.
+//
+// Errors: ErrTokenRefused when Grafana redirects to /login (or answers 401/403); *PageError
+// (ErrWrongPage) when the page is not the dashboard, saying what it showed (a login form also
+// matches ErrTokenRefused); *PanelErrorsError when panels show errors, with Grafana's
+// messages; *NotReadyError when the page is not ready within Config.Timeout;
+// ErrChromiumMissing when there is no browser to start.
 func (b *Browser) RecordGIF(ctx context.Context, rec Recording) (res Result, err error) {
 	start := time.Now()
 	dash, err := url.Parse(rec.URL)
@@ -111,7 +119,7 @@ func (b *Browser) RecordGIF(ctx context.Context, rec Recording) (res Result, err
 			log.Warn().Err(err).Dur("took", res.Timings.Total).Msg("recording failed")
 			return
 		}
-		log.Info().Int("frames", res.Frames).Int64("bytes", res.Bytes).Int("panel_errors", len(res.PanelErrors)).
+		log.Info().Int("frames", res.Frames).Int64("bytes", res.Bytes).
 			Dur("took", res.Timings.Total).Dur("page_ready", res.Timings.PageReady).Msg("recording written")
 	}()
 
@@ -137,6 +145,11 @@ func (b *Browser) RecordGIF(ctx context.Context, rec Recording) (res Result, err
 	if err != nil {
 		return res, fmt.Errorf("record %s: %w", name, err)
 	}
+	defer func() {
+		if blocked := s.blockedOrigins(); len(blocked) > 0 {
+			log.Warn().Strs("blocked_origins", blocked).Msg("the dashboard page tried to reach other origins than Grafana's; refused")
+		}
+	}()
 	stream := newGIFStream(false)
 	pageOpen := true
 	defer func() {
@@ -148,22 +161,13 @@ func (b *Browser) RecordGIF(ctx context.Context, rec Recording) (res Result, err
 		}
 	}()
 
-	var panelErrs []PanelError
-	allFailed := true
-	checkPanels := func() error {
-		ps, err := s.panels()
-		if err != nil {
-			return fmt.Errorf("look for panel errors: %w", err)
+	checkPage := func() error {
+		if err := s.verify(rec.Expect); err != nil {
+			return fmt.Errorf("record %s: %w", name, err)
 		}
-		for _, pe := range ps.Errors {
-			if !containsTitle(panelErrs, pe.Title) {
-				panelErrs = append(panelErrs, pe)
-			}
-		}
-		if ps.Panels == 0 || len(ps.Errors) < ps.Panels {
-			allFailed = false
-		}
-		return nil
+		// The check may have hovered a status button: let the page repaint without it.
+		_, err := proto.RuntimeEvaluate{Expression: paintScript, AwaitPromise: true, ReturnByValue: true}.Call(s.page)
+		return err
 	}
 	var firstShot time.Time
 	shoot := func() error {
@@ -192,7 +196,7 @@ func (b *Browser) RecordGIF(ctx context.Context, rec Recording) (res Result, err
 			if i == 0 {
 				res.Timings.PageReady = d
 			}
-			if err := checkPanels(); err != nil {
+			if err := checkPage(); err != nil {
 				return res, err
 			}
 			if err := shoot(); err != nil {
@@ -205,7 +209,7 @@ func (b *Browser) RecordGIF(ctx context.Context, rec Recording) (res Result, err
 			return res, fmt.Errorf("record %s: %w", name, err)
 		}
 		res.Timings.PageReady = time.Since(t0)
-		if err := checkPanels(); err != nil {
+		if err := checkPage(); err != nil {
 			return res, err
 		}
 		// A ticker keeps the frames on a fixed grid: the time a screenshot takes does not
@@ -236,9 +240,6 @@ func (b *Browser) RecordGIF(ctx context.Context, rec Recording) (res Result, err
 	}()
 	defer func() { <-closed }()
 
-	if allFailed && len(panelErrs) > 0 {
-		return res, &PanelErrorsError{Panels: panelErrs}
-	}
 	data, err := stream.finish()
 	if err != nil {
 		return res, fmt.Errorf("record %s: %w", name, err)
@@ -263,7 +264,7 @@ func (b *Browser) RecordGIF(ctx context.Context, rec Recording) (res Result, err
 		return res, fmt.Errorf("record %s: %w", name, err)
 	}
 	res.Timings.Write = time.Since(t0)
-	res.Path, res.Bytes, res.Frames, res.PanelErrors = path, int64(len(data)), len(stream.pngs), panelErrs
+	res.Path, res.Bytes, res.Frames = path, int64(len(data)), len(stream.pngs)
 	if rec.KeepFrames {
 		res.PNGFrames = stream.pngs
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"credential-grafana/cg"
+	"credential-grafana/db"
 )
 
 func maskAll(list []cg.Credential) []cg.Credential {
@@ -51,8 +52,11 @@ const (
 )
 
 // SetCredential validates and stores one credential; a secret is encrypted at rest. The
-// result is masked. Returns cg.EINVALID for an unknown key (naming the nearest) or a
-// value of the wrong shape.
+// result is masked. Setting db_pass of an active user changes its owner role's password
+// first. Returns cg.EINVALID for an unknown key (naming the nearest) or a value of the
+// wrong shape, and cg.EFORBIDDEN for a system key (nobody sets those), a connection key
+// set by someone other than an administrator, or a db_host or grafana_url that is not on
+// the allow-list.
 func (s *Service) SetCredential(ctx context.Context, actor Actor, ref, key, value string, mode SetMode) (cg.Credential, error) {
 	u, err := s.userFor(ctx, actor, ref)
 	if err != nil {
@@ -62,7 +66,13 @@ func (s *Service) SetCredential(ctx context.Context, actor Actor, ref, key, valu
 	if err != nil {
 		return cg.Credential{}, err
 	}
+	if err := spec.mayChange(actor, u.Name); err != nil {
+		return cg.Credential{}, err
+	}
 	if err := spec.Check(value); err != nil {
+		return cg.Credential{}, err
+	}
+	if err := spec.allowed(s.allowed, value); err != nil {
 		return cg.Credential{}, err
 	}
 	if u.Status == cg.UserRemoved {
@@ -86,6 +96,11 @@ func (s *Service) SetCredential(ctx context.Context, actor Actor, ref, key, valu
 			return cg.Credential{}, err
 		}
 	}
+	if spec.Name == "db_pass" {
+		if err := s.rotateOwnerPassword(ctx, u, value); err != nil {
+			return cg.Credential{}, err
+		}
+	}
 	existed, err := s.creds.Set(ctx, u.ID, spec.Name, value, spec.Secret)
 	if err != nil {
 		return cg.Credential{}, err
@@ -103,7 +118,8 @@ func (s *Service) SetCredential(ctx context.Context, actor Actor, ref, key, valu
 	return c, nil
 }
 
-// DeleteCredential removes one credential.
+// DeleteCredential removes one credential. Returns cg.EFORBIDDEN for a system key and
+// for a connection key deleted by someone other than an administrator.
 func (s *Service) DeleteCredential(ctx context.Context, actor Actor, ref, key string) error {
 	u, err := s.userFor(ctx, actor, ref)
 	if err != nil {
@@ -111,6 +127,9 @@ func (s *Service) DeleteCredential(ctx context.Context, actor Actor, ref, key st
 	}
 	spec, err := LookupKey(key)
 	if err != nil {
+		return err
+	}
+	if err := spec.mayChange(actor, u.Name); err != nil {
 		return err
 	}
 	if err := s.creds.Delete(ctx, u.ID, spec.Name); err != nil {
@@ -142,4 +161,21 @@ func (s *Service) RevealCredential(ctx context.Context, actor Actor, ref, key st
 	}
 	s.record(ctx, actor, "credential.reveal", u.Name, map[string]any{"key": spec.Name})
 	return c, nil
+}
+
+// rotateOwnerPassword sets the owner role of an active user to a new password before it
+// is stored, so the stored db_pass is always the role's. A user still provisioning gets
+// it when its roles are made.
+func (s *Service) rotateOwnerPassword(ctx context.Context, u cg.User, pass string) error {
+	if u.Status != cg.UserActive {
+		return nil
+	}
+	viewerPass, err := s.creds.Get(ctx, u.ID, "db_viewer_pass")
+	if err != nil {
+		return fmt.Errorf("read db_viewer_pass of %s: %w", u.Name, err)
+	}
+	if err := s.prov.EnsureRoles(ctx, u.Name, cg.Secret(pass), viewerPass.Value); err != nil {
+		return cg.WrapError(cg.ErrorCode(err), err, "db_pass was not saved: changing the password of role %s failed: %s", db.OwnerRole(u.Name), cg.ErrorMessage(err))
+	}
+	return nil
 }

@@ -26,6 +26,9 @@ type Pipeline interface {
 	Recapture(ctx context.Context, dashboardID int64) error
 	// QueueDepth counts the pipeline's jobs waiting or running.
 	QueueDepth(ctx context.Context) (int, error)
+	// CancelUserJobs cancels the waiting and running jobs of a user's dashboards and
+	// says how many there were.
+	CancelUserJobs(ctx context.Context, userID int64) (int, error)
 }
 
 // HealthCheck is one dependency's check for Status: nil error means healthy.
@@ -34,6 +37,9 @@ type HealthCheck struct {
 	// Off says the part is switched off by configuration, and why.
 	Off string
 	Run func(ctx context.Context) error
+	// Note, when set, is asked after Run and says something worth knowing about a part that
+	// works (the browser: that Chromium runs without its sandbox, and why); "" for nothing.
+	Note func() string
 }
 
 // Scan scans one user's databases now (ref), or every active user's (ref "", admins
@@ -192,6 +198,22 @@ type ComponentStatus struct {
 	OK    bool   `json:"ok"`
 	Off   string `json:"off,omitempty"`   // switched off by configuration, and why
 	Error string `json:"error,omitempty"` // what is wrong
+	Note  string `json:"note,omitempty"`  // worth knowing although it works (see HealthCheck.Note)
+}
+
+// WaitingJob is a pipeline job whose process stopped or stopped beating: it waits to
+// be taken over by another process.
+type WaitingJob struct {
+	JobID       int64  `json:"job_id"`
+	Kind        string `json:"kind"` // build_dashboard, record_gif, post_slack
+	DashboardID int64  `json:"dashboard_id,omitempty"`
+	// Process is the one that was running it; Since its last heartbeat.
+	Process string    `json:"process"`
+	Since   time.Time `json:"since"`
+	// Stopped: the process stopped or is known dead, so the job is taken over at the
+	// next heartbeat of any process; otherwise once the process has been silent for
+	// its dead-after time (10 s by default).
+	Stopped bool `json:"stopped"`
 }
 
 // Status is the service's state at a glance.
@@ -199,6 +221,7 @@ type Status struct {
 	Components []ComponentStatus         `json:"components"`
 	LastScan   *scheduler.ScanResult     `json:"last_scan,omitempty"`
 	Queue      int                       `json:"queue"`
+	Waiting    []WaitingJob              `json:"waiting,omitempty"` // jobs to be taken over, oldest first
 	Dashboards map[cg.DashboardState]int `json:"dashboards"`
 	Failures   []cg.Dashboard            `json:"failures,omitempty"` // the newest failed records
 	// Secrets counts the stored secret values by the key that sealed them (for an
@@ -242,6 +265,9 @@ func (s *Service) Status(ctx context.Context, actor Actor) (Status, error) {
 			} else {
 				cs.OK = true
 			}
+			if c.Note != nil {
+				cs.Note = c.Note()
+			}
 			cancel()
 		}
 		st.Components = append(st.Components, cs)
@@ -272,7 +298,14 @@ func (s *Service) Status(ctx context.Context, actor Actor) (Status, error) {
 			st.Queue = n
 		}
 	}
-	var err error
+	stranded, err := s.db.StrandedJobs(ctx) // any process's, so the CLI sees them too
+	if err != nil {
+		return st, err
+	}
+	for _, j := range stranded {
+		st.Waiting = append(st.Waiting, WaitingJob{JobID: j.ID, Kind: j.Kind, DashboardID: j.DashboardID,
+			Process: j.ClientID, Since: j.Since, Stopped: j.Stopped})
+	}
 	if st.Dashboards, err = s.db.Dashboards().CountByState(ctx); err != nil {
 		return st, err
 	}

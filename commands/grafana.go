@@ -18,6 +18,11 @@ func (s *Service) provisionGrafana(ctx context.Context, u cg.User, creds map[str
 	if s.grafana == nil {
 		return false, nil
 	}
+	// Grafana connects to db_host for the user: a stored value not on the allow-list is
+	// refused here too, not only when it is set.
+	if err := s.allowed.CheckDBHost(creds["db_host"]); err != nil {
+		return false, err
+	}
 	req := s.provisionRequest(u, creds)
 	var res grafana.ProvisionResult
 	if s.orgIsolated(creds) {

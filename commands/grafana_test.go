@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"credential-grafana/cg"
 	"credential-grafana/commands"
@@ -117,7 +118,11 @@ func TestAUsersOwnGrafanaIsProvisionedWhenItsCredentialsAreSet(t *testing.T) {
 	t.Parallel()
 	shared := grafanatest.New(t)
 	own := grafanatest.New(t)
-	env := commandstest.New(t, withGrafana(shared))
+	env := commandstest.New(t, withGrafana(shared), func(c *commands.Config) {
+		// GRAFANA_ALLOWED_URLS=own.URL: the commands check it when it is set, the clients when it is used.
+		c.Allowed.GrafanaURLs = []string{own.URL}
+		c.Grafana = grafana.NewClients(grafana.Config{BaseURL: shared.URL, Token: cg.Secret(shared.Token), RetryBackoff: time.Millisecond, AllowedURLs: []string{own.URL}})
+	})
 	ctx := context.Background()
 	name := env.UniqueUser(t, "jan")
 	env.CreateUser(t, name)

@@ -12,10 +12,41 @@ import (
 	"credential-grafana/cg"
 )
 
+// KeyClass says who may set a credential key.
+type KeyClass int
+
+// Key classes.
+const (
+	// TenantKey values are the user's own: whoever may manage the user sets them
+	// (db_pass, grafana_api_key, slack_bot_token, slack_channel_id).
+	TenantKey KeyClass = iota
+	// ConnectionKey values say where the service connects on the user's behalf: only an
+	// administrator sets them, and only to a value on the allow-list (db_host in
+	// USER_DB_ALLOWED_HOSTS, grafana_url in GRAFANA_ALLOWED_URLS; db_port has no list).
+	ConnectionKey
+	// SystemKey values are derived by the service (role and database names, the viewer's
+	// password, the data source UIDs): nobody sets or deletes them, and `user retry`
+	// derives them again.
+	SystemKey
+)
+
+// String names the class as the refusals do.
+func (c KeyClass) String() string {
+	switch c {
+	case ConnectionKey:
+		return "connection"
+	case SystemKey:
+		return "system"
+	}
+	return "tenant"
+}
+
 // KeySpec describes one known credential key.
 type KeySpec struct {
 	// Name is the canonical, lowercase key.
 	Name string
+	// Class says who may set it.
+	Class KeyClass
 	// Secret values are encrypted at rest and masked when listed.
 	Secret bool
 	// Describe says in a few words what the value is.
@@ -80,22 +111,22 @@ func checkNonEmpty(v string) error {
 
 // Keys is the catalogue of known credential keys.
 var Keys = []KeySpec{
-	{Name: "db_host", Describe: "host of the user's PostgreSQL server", check: checkHost},
-	{Name: "db_port", Describe: "port of the user's PostgreSQL server", check: checkPort},
-	{Name: "db_user", Describe: "role the user's flows write run tables with", check: checkIdent},
-	{Name: "db_pass", Secret: true, Describe: "password of db_user", check: checkNonEmpty},
-	{Name: "db_viewer_user", Describe: "read-only role Grafana reads with", check: checkIdent},
-	{Name: "db_viewer_pass", Secret: true, Describe: "password of db_viewer_user", check: checkNonEmpty},
-	{Name: "db_timing_report", Describe: "database of TIMING run tables", check: checkIdent},
-	{Name: "db_qor", Describe: "database of QOR run tables", check: checkIdent},
-	{Name: "db_drc", Describe: "database of DRC run tables", check: checkIdent},
-	{Name: "grafana_url", Describe: "the user's own Grafana (overrides GRAFANA_BASE_URL)", check: checkURL},
-	{Name: "grafana_api_key", Secret: true, Describe: "Grafana service-account token for grafana_url", check: checkPrefix("glsa_", "a Grafana service-account token")},
-	{Name: "grafana_uid_timing", Describe: "UID of the TIMING data source in Grafana", check: checkGrafanaUID},
-	{Name: "grafana_uid_qor", Describe: "UID of the QOR data source in Grafana", check: checkGrafanaUID},
-	{Name: "grafana_uid_drc", Describe: "UID of the DRC data source in Grafana", check: checkGrafanaUID},
-	{Name: "slack_bot_token", Secret: true, Describe: "the user's own Slack bot token (overrides SLACK_BOT_TOKEN)", check: checkPrefix("xoxb-", "a Slack bot token")},
-	{Name: "slack_channel_id", Describe: "channel the user's runs are posted to (overrides SLACK_CHANNEL_ID)", check: checkChannel},
+	{Name: "db_host", Class: ConnectionKey, Describe: "host of the user's PostgreSQL server, one of USER_DB_ALLOWED_HOSTS", check: checkHost},
+	{Name: "db_port", Class: ConnectionKey, Describe: "port of the user's PostgreSQL server", check: checkPort},
+	{Name: "db_user", Class: SystemKey, Describe: "role the user's flows write run tables with", check: checkIdent},
+	{Name: "db_pass", Class: TenantKey, Secret: true, Describe: "password of db_user; setting it changes the role's password", check: checkNonEmpty},
+	{Name: "db_viewer_user", Class: SystemKey, Describe: "read-only role Grafana reads with", check: checkIdent},
+	{Name: "db_viewer_pass", Class: SystemKey, Secret: true, Describe: "password of db_viewer_user", check: checkNonEmpty},
+	{Name: "db_timing_report", Class: SystemKey, Describe: "database of TIMING run tables", check: checkIdent},
+	{Name: "db_qor", Class: SystemKey, Describe: "database of QOR run tables", check: checkIdent},
+	{Name: "db_drc", Class: SystemKey, Describe: "database of DRC run tables", check: checkIdent},
+	{Name: "grafana_url", Class: ConnectionKey, Describe: "the user's Grafana, one of GRAFANA_ALLOWED_URLS (overrides GRAFANA_BASE_URL)", check: checkURL},
+	{Name: "grafana_api_key", Class: TenantKey, Secret: true, Describe: "Grafana service-account token for grafana_url", check: checkPrefix("glsa_", "a Grafana service-account token")},
+	{Name: "grafana_uid_timing", Class: SystemKey, Describe: "UID of the TIMING data source in Grafana", check: checkGrafanaUID},
+	{Name: "grafana_uid_qor", Class: SystemKey, Describe: "UID of the QOR data source in Grafana", check: checkGrafanaUID},
+	{Name: "grafana_uid_drc", Class: SystemKey, Describe: "UID of the DRC data source in Grafana", check: checkGrafanaUID},
+	{Name: "slack_bot_token", Class: TenantKey, Secret: true, Describe: "the user's own Slack bot token (overrides SLACK_BOT_TOKEN)", check: checkPrefix("xoxb-", "a Slack bot token")},
+	{Name: "slack_channel_id", Class: TenantKey, Describe: "channel the user's runs are posted to (overrides SLACK_CHANNEL_ID)", check: checkChannel},
 }
 
 func checkGrafanaUID(v string) error {
@@ -160,6 +191,33 @@ func KeyNames() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// mayChange returns nil if actor may set or delete key on user, else an EFORBIDDEN
+// error that names the rule and who may change the value.
+func (k KeySpec) mayChange(actor Actor, user string) error {
+	switch k.Class {
+	case SystemKey:
+		return cg.Errorf(cg.EFORBIDDEN, "%s is set by the service, not by anyone (not even an administrator): it is derived from the user's name and what the service provisioned; `user retry %s` (an administrator) derives it again",
+			k.Name, user)
+	case ConnectionKey:
+		if !actor.Admin {
+			return cg.Errorf(cg.EFORBIDDEN, "%s is a connection key: it says where the service connects for the user, so only an administrator may change it (to a value its allow-list permits)", k.Name)
+		}
+	}
+	return nil
+}
+
+// allowed returns nil if value may be stored for a connection key, else an EFORBIDDEN
+// error naming the allow-list.
+func (k KeySpec) allowed(list cg.AllowList, value string) error {
+	switch k.Name {
+	case "db_host":
+		return list.CheckDBHost(value)
+	case "grafana_url":
+		return list.CheckGrafanaURL(value)
+	}
+	return nil
 }
 
 // Check validates a value for this key.

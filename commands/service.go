@@ -42,7 +42,10 @@ type Config struct {
 	Checks []HealthCheck
 	// Doctor is what Doctor checks besides the database and Grafana.
 	Doctor DoctorConfig
-	Logger zerolog.Logger
+	// Allowed are the db_host and grafana_url values an administrator may set besides
+	// Defaults.DBHost and Defaults.GrafanaURL, which are always allowed.
+	Allowed cg.AllowList
+	Logger  zerolog.Logger
 }
 
 // Service runs the operations.
@@ -58,6 +61,7 @@ type Service struct {
 	grafana  *grafana.Clients
 	checks   []HealthCheck
 	doctor   DoctorConfig
+	allowed  cg.AllowList
 	log      zerolog.Logger
 }
 
@@ -72,6 +76,11 @@ func New(cfg Config) *Service {
 	if cfg.Defaults.DBSSLMode == "" {
 		cfg.Defaults.DBSSLMode = "disable"
 	}
+	// The service's own host and Grafana, which new users start with, are always allowed.
+	cfg.Allowed.DBHosts = append([]string{cfg.Defaults.DBHost}, cfg.Allowed.DBHosts...)
+	if cfg.Defaults.GrafanaURL != "" {
+		cfg.Allowed.GrafanaURLs = append([]string{cfg.Defaults.GrafanaURL}, cfg.Allowed.GrafanaURLs...)
+	}
 	return &Service{
 		db:       cfg.DB,
 		users:    cfg.DB.Users(),
@@ -84,6 +93,7 @@ func New(cfg Config) *Service {
 		grafana:  cfg.Grafana,
 		checks:   cfg.Checks,
 		doctor:   cfg.Doctor,
+		allowed:  cfg.Allowed,
 		log:      cfg.Logger,
 	}
 }

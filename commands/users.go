@@ -133,14 +133,22 @@ func (s *Service) provision(ctx context.Context, actor Actor, u cg.User) (Create
 			if viewerPass, err = s.creds.SetIfAbsent(ctx, u.ID, "db_viewer_pass", randomPassword(), true); err != nil {
 				return err
 			}
-			plain := map[string]string{
-				"db_host":        s.defaults.DBHost,
-				"db_port":        strconv.Itoa(s.defaults.DBPort),
+			// System keys are derived again on every run, whatever they hold.
+			derived := map[string]string{
 				"db_user":        db.OwnerRole(u.Name),
 				"db_viewer_user": db.ViewerRole(u.Name),
 			}
 			for _, k := range cg.Kinds {
-				plain[k.DatabaseCredentialKey()] = k.DatabaseName(u.Name)
+				derived[k.DatabaseCredentialKey()] = k.DatabaseName(u.Name)
+			}
+			for k, v := range derived {
+				if _, err := s.creds.Set(ctx, u.ID, k, v, false); err != nil {
+					return err
+				}
+			}
+			plain := map[string]string{
+				"db_host": s.defaults.DBHost,
+				"db_port": strconv.Itoa(s.defaults.DBPort),
 			}
 			if s.defaults.GrafanaURL != "" {
 				plain["grafana_url"] = s.defaults.GrafanaURL
@@ -262,7 +270,8 @@ func (s *Service) ShowUser(ctx context.Context, actor Actor, ref string) (UserDe
 	return d, nil
 }
 
-// DisableUser stops scanning a user and refuses its API key; nothing is deleted.
+// DisableUser stops scanning a user, cancels its waiting and running pipeline jobs and
+// refuses its API key; nothing is deleted.
 func (s *Service) DisableUser(ctx context.Context, actor Actor, ref string) (cg.User, error) {
 	return s.setStatus(ctx, actor, ref, cg.UserDisabled, "user.disable", cg.UserActive)
 }
@@ -289,8 +298,33 @@ func (s *Service) setStatus(ctx context.Context, actor Actor, ref string, to cg.
 	if err := s.users.SetStatus(ctx, u.ID, to, ""); err != nil {
 		return u, err
 	}
-	s.record(ctx, actor, action, u.Name, nil)
+	var detail map[string]any
+	if to != cg.UserActive {
+		n, err := s.cancelJobs(ctx, u)
+		if err != nil {
+			return u, err
+		}
+		detail = map[string]any{"cancelled_jobs": n}
+	}
+	s.record(ctx, actor, action, u.Name, detail)
 	return s.users.ByID(ctx, u.ID)
+}
+
+// cancelJobs cancels the pipeline jobs of a user that is no longer active, so nothing
+// more is built, recorded or posted for it. Without a pipeline in this process there is
+// nothing to cancel from here; the steps still check the user's status.
+func (s *Service) cancelJobs(ctx context.Context, u cg.User) (int, error) {
+	if s.pipeline == nil {
+		return 0, nil
+	}
+	n, err := s.pipeline.CancelUserJobs(ctx, u.ID)
+	if err != nil {
+		return n, fmt.Errorf("cancel the jobs of user %s: %w", u.Name, err)
+	}
+	if n > 0 {
+		s.log.Info().Str("user", u.Name).Int("jobs", n).Msg("cancelled the jobs of an inactive user")
+	}
+	return n, nil
 }
 
 // RemoveOptions say how far removal goes.
@@ -307,7 +341,8 @@ type RemoveResult struct {
 	DroppedDatabases bool    `json:"dropped_databases"`
 }
 
-// RemoveUser deactivates a user, forgets its API key and removes its credentials. Its
+// RemoveUser deactivates a user, cancels its pipeline jobs, forgets its API key and
+// removes its credentials. Its
 // databases and roles are dropped only with DropDatabases and Yes. Only administrators may.
 // With DropDatabases, it returns cg.ECONFLICT and changes nothing if any of the user's
 // roles and databases was not created by this installation (see db.Provisioner.CheckUser).
@@ -339,6 +374,10 @@ func (s *Service) RemoveUser(ctx context.Context, actor Actor, ref string, opt R
 	if err := s.users.SetStatus(ctx, u.ID, cg.UserRemoved, ""); err != nil {
 		return RemoveResult{}, err
 	}
+	cancelled, err := s.cancelJobs(ctx, u)
+	if err != nil {
+		return RemoveResult{}, err
+	}
 	if err := s.users.ClearAPIKey(ctx, u.ID); err != nil {
 		return RemoveResult{}, err
 	}
@@ -352,7 +391,7 @@ func (s *Service) RemoveUser(ctx context.Context, actor Actor, ref string, opt R
 		}
 		res.DroppedDatabases = true
 	}
-	s.record(ctx, actor, "user.remove", u.Name, map[string]any{"drop_databases": opt.DropDatabases})
+	s.record(ctx, actor, "user.remove", u.Name, map[string]any{"drop_databases": opt.DropDatabases, "cancelled_jobs": cancelled})
 	res.User, err = s.users.ByID(ctx, u.ID)
 	return res, err
 }

@@ -339,3 +339,21 @@ func (d *DB) QueueDepth(ctx context.Context) (int, error) {
 		WHERE state IN ('available', 'running', 'retryable', 'scheduled', 'pending')`).Scan(&n)
 	return n, err
 }
+
+// UserJobs returns the ids of the pipeline jobs of userID's dashboards that are waiting
+// or running, for cancelling them when the user is disabled or removed.
+func (d *DB) UserJobs(ctx context.Context, userID int64) ([]int64, error) {
+	rows, err := d.Pool.Query(ctx, `SELECT j.id FROM river_job j
+		WHERE j.state IN ('available', 'running', 'retryable', 'scheduled', 'pending')
+		  AND j.args ? 'dashboard_id'
+		  AND (j.args->>'dashboard_id')::bigint IN (SELECT id FROM dashboards WHERE user_id = $1)
+		ORDER BY j.id`, userID)
+	if err != nil {
+		return nil, fmt.Errorf("list jobs of user %d: %w", userID, err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("list jobs of user %d: %w", userID, err)
+	}
+	return ids, nil
+}

@@ -49,11 +49,14 @@ type Config struct {
 	// no retries.
 	MaxRetries int
 	// RetryBackoff is the base of the exponential backoff between attempts (doubled each
-	// time, capped at 5 seconds, with full jitter). Defaults to 250 milliseconds.
+	// time, capped at 5 seconds, with equal jitter: half of it fixed, half random). Defaults to 250 milliseconds.
 	RetryBackoff time.Duration
 	// Logger receives one event per retried attempt. Defaults to a disabled logger.
 	// Tokens and passwords are never logged.
 	Logger zerolog.Logger
+	// AllowedURLs, used by Clients only, are the Grafana servers a user's grafana_url may
+	// name besides BaseURL (GRAFANA_ALLOWED_URLS). Defaults to none.
+	AllowedURLs []string
 }
 
 // Client talks to one Grafana. It is safe for concurrent use.
@@ -349,7 +352,8 @@ func (c *Client) apiError(req request, status int, body []byte) *APIError {
 		Method: req.method, Path: req.path, basicAuth: c.cfg.Token.Empty() && c.cfg.BasicUser != ""}
 }
 
-// sleep waits before retry n (1-based): full jitter over base·2^(n-1), at most 5 s.
+// sleep waits before retry n (1-based): equal jitter over base·2^(n-1) (half of it fixed,
+// half random), at most 5 s.
 func (c *Client) sleep(ctx context.Context, n int) error {
 	d := c.cfg.RetryBackoff << (n - 1)
 	if d > 5*time.Second || d <= 0 {

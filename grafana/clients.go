@@ -41,13 +41,20 @@ func (cs *Clients) Isolation() Isolation { return cs.global.Isolation }
 // For returns the client for a user's credentials and the token it sends; nil creds
 // mean the service itself (health checks). A user's own token is sent without
 // X-Grafana-Org-Id: Grafana takes the token's org. Returns ErrOff when there is no
-// Grafana to use, and in IsolationOrg ErrNoOrgToken for a user without a token (the
-// service's token, of another org, is never used for a user's things there).
+// Grafana to use, in IsolationOrg ErrNoOrgToken for a user without a token (the
+// service's token, of another org, is never used for a user's things there), and a
+// cg.EFORBIDDEN error when the user's grafana_url is neither BaseURL nor one of
+// AllowedURLs (a value stored before the allow-list, or written around the commands, is
+// refused here at use).
 func (cs *Clients) For(creds map[string]string) (*Client, cg.Secret, error) {
 	cfg := cs.global
 	u, tok := creds["grafana_url"], creds["grafana_api_key"]
 	switch {
 	case u != "" && tok != "":
+		allowed := cg.AllowList{GrafanaURLs: append([]string{cs.global.BaseURL}, cs.global.AllowedURLs...)}
+		if err := allowed.CheckGrafanaURL(u); err != nil {
+			return nil, "", err
+		}
 		cfg.BaseURL, cfg.Token, cfg.BasicUser, cfg.BasicPassword, cfg.OrgID = u, cg.Secret(tok), "", "", 0
 	case creds != nil && cs.global.Isolation == IsolationOrg:
 		if cfg.BaseURL == "" {

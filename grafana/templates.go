@@ -521,6 +521,47 @@ func (d Dashboard) Variables() []Variable {
 	return out
 }
 
+// CheckBoundTo returns nil if every data source the dashboard names, anywhere in its
+// model (panels, their queries, variables, annotations), is the one of UID uid, and a
+// cg.EFORBIDDEN error naming the first other one otherwise: a dashboard of one user never
+// reads through another's data source.
+func (d Dashboard) CheckBoundTo(uid string) error {
+	var foreign string
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, e := range x {
+				if k == "datasource" && foreign == "" {
+					got := ""
+					switch ref := e.(type) {
+					case map[string]any:
+						got = str(ref["uid"])
+					case string:
+						got = ref
+					}
+					if got != uid {
+						foreign = got
+						if foreign == "" {
+							foreign = "(a data source without a UID)"
+						}
+					}
+				}
+				walk(e)
+			}
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
+		}
+	}
+	walk(map[string]any(d))
+	if foreign != "" {
+		return cg.Errorf(cg.EFORBIDDEN, "dashboard %s names the data source %s, not %s, the one the service provisioned for it: it is not saved", d.UID(), foreign, uid)
+	}
+	return nil
+}
+
 // UID is the dashboard's uid.
 func (d Dashboard) UID() string { return str(d["uid"]) }
 

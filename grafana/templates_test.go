@@ -247,6 +247,7 @@ func TestTemplatesInCurrentGrafanaShape(t *testing.T) {
 		}
 		var d struct {
 			SchemaVersion int              `json:"schemaVersion"`
+			Preload       bool             `json:"preload"`
 			Panels        []map[string]any `json:"panels"`
 		}
 		if err := json.Unmarshal(data, &d); err != nil {
@@ -254,6 +255,9 @@ func TestTemplatesInCurrentGrafanaShape(t *testing.T) {
 		}
 		if d.SchemaVersion != grafana.SchemaVersion || grafana.SchemaVersion != 42 {
 			t.Errorf("%s: schemaVersion %d, want 42 (Grafana 13.2)", kind, d.SchemaVersion)
+		}
+		if !d.Preload {
+			t.Errorf("%s: no \"preload\": true; Grafana would not render panels below the fold, and the recording would refuse them", kind)
 		}
 		for _, p := range d.Panels {
 			if v, _ := p["pluginVersion"].(string); v != grafana.PluginVersion {

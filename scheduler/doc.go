@@ -3,7 +3,9 @@
 // durable pipeline (River jobs on the master database): create its Grafana dashboard,
 // record its GIF, post it to Slack. Every step's state lives on the table's record in
 // the master database, so a restart resumes where it was and a table gets one dashboard
-// and one post, even with several replicas.
+// and one post, even with several replicas. Each process beats in the master database,
+// so a dead process's running jobs are taken over within seconds (liveness.go), and a
+// stopping one hands its jobs over after Stop's grace.
 //
 // The scheduler orchestrates the db, grafana and capture adapters; Slack it reaches
 // only through the Notifier interface declared here, which main fills with the one from

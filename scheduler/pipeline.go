@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -77,11 +78,13 @@ type PipelineConfig struct {
 
 	Notifier     Notifier
 	SlackToken   cg.Secret // the service's bot token
-	SlackChannel string    // the service's default channel; also where a user's broken channel is reported
+	SlackChannel string    // the service's channel: where a user's broken channel and permanent Slack errors are reported, never where its posts go
 	// ShareWait is how long a post waits for Slack to show the share of a completed
 	// upload (Slack shares it 1–3 s after the completion) before its job steps aside
 	// and checks again at its next try. Defaults to 30 seconds.
 	ShareWait time.Duration
+	// A user's posts go to its own slack_channel_id only: never to SLACK_CHANNEL_ID, which
+	// is only what new users start with, so a user whose channel was removed posts nowhere.
 
 	// Workers bounds the dashboard and post jobs worked at once. Defaults to 4.
 	Workers int
@@ -90,19 +93,35 @@ type PipelineConfig struct {
 	// RetryBase is the first retry's delay; each retry doubles it, with jitter, up to
 	// 10 minutes. Defaults to 5 seconds.
 	RetryBase time.Duration
-	// MaxAttempts of each job. Defaults to 12 (about two hours of retries).
+	// MaxAttempts of each job. Defaults to 12: with the default RetryBase the 11 retries
+	// wait about 51 minutes in all (55–60 with jitter), so a job gives up after about an hour.
 	MaxAttempts int
 	// JobTimeout bounds one run of a job. Defaults to 10 minutes.
 	JobTimeout time.Duration
-	// RescueAfter is when a job left running by a process that died is run again.
-	// Defaults to JobTimeout + 1 minute.
+	// RescueAfter is when River's own rescuer runs again a job that has run this long,
+	// whatever its process: the backstop for a job hung in a live process. Defaults to
+	// JobTimeout + 1 minute. A process that dies is noticed sooner (HeartbeatInterval).
 	RescueAfter time.Duration
+	// HeartbeatInterval is how often this process says it is alive and looks for the
+	// jobs of processes that are not: those that stopped or died on this machine are
+	// taken over at once, others after DeadAfter of silence. Defaults to 2 seconds.
+	HeartbeatInterval time.Duration
+	// DeadAfter is how long a process may be silent before its running jobs are taken
+	// over. Defaults to 5 HeartbeatIntervals; at least 2.
+	DeadAfter time.Duration
+	// ShutdownTimeout is how long Stop lets running jobs finish before it cancels them;
+	// a cancelled job is made available again at once, without using an attempt, so
+	// another process resumes it. Defaults to 60 seconds.
+	ShutdownTimeout time.Duration
 	// PollInterval is how often idle workers look for jobs (they are also woken by
 	// LISTEN/NOTIFY). Defaults to 1 second.
 	PollInterval time.Duration
 	// Metrics, if set, counts what the pipeline does.
 	Metrics *Metrics
-	Logger  zerolog.Logger
+	// AllowedDBHosts are the only hosts a user's db_host may make the pipeline connect to
+	// (USER_DB_ALLOWED_HOSTS). Defaults to the master database's host.
+	AllowedDBHosts []string
+	Logger         zerolog.Logger
 }
 
 // Pipeline runs the durable jobs: dashboard -> GIF -> Slack post.
@@ -110,6 +129,13 @@ type Pipeline struct {
 	cfg   PipelineConfig
 	river *river.Client[pgx.Tx]
 	log   zerolog.Logger
+
+	live         *liveness
+	stopLiveness context.CancelFunc
+	livenessDone chan struct{}
+	// stopping is set once Stop is called: a job whose context ends then was
+	// interrupted by the shutdown, not failed.
+	stopping atomic.Bool
 
 	grafana *grafana.Clients
 }
@@ -143,6 +169,19 @@ func NewPipeline(cfg PipelineConfig) (*Pipeline, error) {
 	if cfg.ShareWait <= 0 {
 		cfg.ShareWait = 30 * time.Second
 	}
+	if cfg.HeartbeatInterval <= 0 {
+		cfg.HeartbeatInterval = 2 * time.Second
+	}
+	if cfg.DeadAfter <= 0 {
+		cfg.DeadAfter = 5 * cfg.HeartbeatInterval
+	}
+	cfg.DeadAfter = max(cfg.DeadAfter, 2*cfg.HeartbeatInterval)
+	if cfg.ShutdownTimeout <= 0 {
+		cfg.ShutdownTimeout = time.Minute
+	}
+	if len(cfg.AllowedDBHosts) == 0 {
+		cfg.AllowedDBHosts = []string{cfg.DB.Host()}
+	}
 	if cfg.Templates == nil {
 		t, err := grafana.LoadTemplates("")
 		if err != nil {
@@ -153,10 +192,14 @@ func NewPipeline(cfg PipelineConfig) (*Pipeline, error) {
 	cfg.Grafana.Logger = cfg.Logger
 	p := &Pipeline{cfg: cfg, log: cfg.Logger, grafana: grafana.NewClients(cfg.Grafana)}
 	workers := river.NewWorkers()
-	river.AddWorker(workers, river.WorkFunc(p.build))
-	river.AddWorker(workers, river.WorkFunc(p.record))
-	river.AddWorker(workers, river.WorkFunc(p.post))
+	river.AddWorker(workers, river.WorkFunc(interruptible(p, p.build)))
+	river.AddWorker(workers, river.WorkFunc(interruptible(p, p.record)))
+	river.AddWorker(workers, river.WorkFunc(interruptible(p, p.post)))
+	self := thisProcess(time.Now())
+	p.live = &liveness{db: cfg.DB, self: self, beatEvery: cfg.HeartbeatInterval, deadAfter: cfg.DeadAfter,
+		log: cfg.Logger.With().Str("process", self.ClientID).Logger(), waiting: map[int64]bool{}}
 	client, err := river.NewClient(riverpgxv5.New(cfg.DB.Pool), &river.Config{
+		ID: self.ClientID,
 		Queues: map[string]river.QueueConfig{
 			river.QueueDefault: {MaxWorkers: cfg.Workers},
 			"record":           {MaxWorkers: cfg.RecordWorkers},
@@ -167,7 +210,11 @@ func NewPipeline(cfg PipelineConfig) (*Pipeline, error) {
 		JobTimeout:           cfg.JobTimeout,
 		RescueStuckJobsAfter: cfg.RescueAfter,
 		FetchPollInterval:    cfg.PollInterval,
-		Logger:               slog.New(zerolog.NewSlogHandler(cfg.Logger.Level(max(cfg.Logger.GetLevel(), zerolog.WarnLevel)))),
+		// River's soft stop: Stop waits this long for running jobs, then cancels them,
+		// and a job that returns its context's error is made available again at once
+		// with its attempt given back (jobexecutor's isSoftStopCancelError).
+		SoftStopTimeout: cfg.ShutdownTimeout,
+		Logger:          slog.New(zerolog.NewSlogHandler(cfg.Logger.Level(max(cfg.Logger.GetLevel(), zerolog.WarnLevel)))),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("job queue: %w", err)
@@ -176,11 +223,69 @@ func NewPipeline(cfg PipelineConfig) (*Pipeline, error) {
 	return p, nil
 }
 
-// Start starts working jobs; Stop waits for the running ones to finish.
-func (p *Pipeline) Start(ctx context.Context) error { return p.river.Start(ctx) }
+// Start records this process's first heartbeat, takes over at once the jobs that
+// processes that died on this machine left running (this process's previous run, say),
+// and starts working jobs and beating. ctx is the hard stop: cancelling it cancels
+// running jobs at once, so give it one that a shutdown signal does not cancel, and
+// call Stop.
+func (p *Pipeline) Start(ctx context.Context) error {
+	if err := p.live.begin(ctx); err != nil {
+		return err
+	}
+	if err := p.river.Start(ctx); err != nil {
+		return err
+	}
+	lctx, cancel := context.WithCancel(ctx)
+	p.stopLiveness, p.livenessDone = cancel, make(chan struct{})
+	go func() {
+		defer close(p.livenessDone)
+		p.live.run(lctx)
+	}()
+	p.log.Info().Str("process", p.live.self.ClientID).Dur("heartbeat_interval", p.cfg.HeartbeatInterval).
+		Dur("dead_after", p.cfg.DeadAfter).Msg("pipeline started")
+	return nil
+}
 
-// Stop stops working jobs, letting running ones finish until ctx ends.
-func (p *Pipeline) Stop(ctx context.Context) error { return p.river.Stop(ctx) }
+// Stop stops taking new jobs and lets the running ones finish for up to
+// ShutdownTimeout, then cancels them; a cancelled job is made available again for
+// another process at once. It returns when the jobs have returned, or with ctx's error
+// when ctx ends first (give it ShutdownTimeout and a few seconds). Either way it then
+// records that this process stopped, so that any job still running here is taken over
+// by the others at their next beat.
+func (p *Pipeline) Stop(ctx context.Context) error {
+	p.stopping.Store(true)
+	err := p.river.Stop(ctx)
+	if p.stopLiveness != nil {
+		p.stopLiveness()
+		<-p.livenessDone
+	}
+	ectx, cancel := recordContext(ctx)
+	defer cancel()
+	if eerr := p.live.end(ectx); eerr != nil && err == nil {
+		err = eerr
+	}
+	return err
+}
+
+// interruptible wraps a step so that, when the pipeline stops and cancels it, it
+// returns its context's error, which River takes for an interrupted job (made available
+// again at once, the attempt given back) rather than a failure to retry later.
+func interruptible[T river.JobArgs](p *Pipeline, step func(context.Context, *river.Job[T]) error) func(context.Context, *river.Job[T]) error {
+	return func(ctx context.Context, job *river.Job[T]) error {
+		err := step(ctx, job)
+		if err == nil || !p.interrupted(ctx) {
+			return err
+		}
+		p.log.Info().Int64("job_id", job.ID).Str("job_kind", job.Kind).Str("error", err.Error()).
+			Msg("job interrupted by shutdown; another process resumes it")
+		return fmt.Errorf("interrupted by shutdown (%v): %w", err, context.Cause(ctx))
+	}
+}
+
+// interrupted reports whether ctx, a job's, was cancelled by Stop.
+func (p *Pipeline) interrupted(ctx context.Context) bool {
+	return p.stopping.Load() && errors.Is(ctx.Err(), context.Canceled)
+}
 
 // retryPolicy doubles the delay from base at each attempt, up to 10 minutes, with up to
 // 20% jitter so that failures of many jobs at once do not retry in step.
@@ -214,6 +319,29 @@ func (p *Pipeline) Recapture(ctx context.Context, id int64) error {
 		_, err = p.river.InsertTx(ctx, tx, RecordArgs{DashboardID: id, Generation: gen}, uniqueOpts("record"))
 		return err
 	})
+}
+
+// CancelUserJobs cancels every waiting or running job of userID's dashboards, in this
+// process or another: a waiting job never runs, a running one has its context cancelled
+// (River's JobCancel) and is not retried. A job enqueued by a step that was finishing
+// meanwhile stops by itself, as every step checks that the user is active. Returns how
+// many jobs were cancelled.
+func (p *Pipeline) CancelUserJobs(ctx context.Context, userID int64) (int, error) {
+	ids, err := p.cfg.DB.UserJobs(ctx, userID)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, id := range ids {
+		if _, err := p.river.JobCancel(ctx, id); err != nil {
+			if errors.Is(err, river.ErrNotFound) {
+				continue
+			}
+			return n, fmt.Errorf("cancel job %d: %w", id, err)
+		}
+		n++
+	}
+	return n, nil
 }
 
 // QueueDepth counts the jobs waiting or running.
@@ -288,6 +416,9 @@ func recordContext(ctx context.Context) (context.Context, context.CancelFunc) {
 
 // retryErr records a step's error on the record and hands it back for River to retry.
 func (p *Pipeline) retryErr(ctx context.Context, d cg.Dashboard, step string, err error) error {
+	if p.interrupted(ctx) {
+		return err // not the step's fault: it resumes elsewhere
+	}
 	ctx, cancel := recordContext(ctx)
 	defer cancel()
 	if merr := p.cfg.DB.Dashboards().MarkError(ctx, d.ID, step, err.Error()); merr != nil {
@@ -300,7 +431,7 @@ func (p *Pipeline) retryErr(ctx context.Context, d cg.Dashboard, step string, er
 
 // viewerConn connects to the record's user database as the read-only role.
 func (p *Pipeline) viewerConn(ctx context.Context, j job) (*pgx.Conn, error) {
-	cfg, err := UserDatabase(j.creds, j.d.Kind)
+	cfg, err := UserDatabase(j.creds, j.d.Kind, p.cfg.AllowedDBHosts)
 	if err != nil {
 		return nil, err
 	}
@@ -317,6 +448,9 @@ func (p *Pipeline) build(ctx context.Context, job *river.Job[BuildArgs]) error {
 	if d.State != cg.DashboardPending && d.State != cg.DashboardFailed && d.State != cg.DashboardCreated {
 		return nil // done before, or not for us
 	}
+	if err := p.checkActive(ctx, j, StepDashboard); err != nil {
+		return err
+	}
 	if err := j.readable("grafana_api_key"); err != nil {
 		return p.stop(ctx, d, StepDashboard, err)
 	}
@@ -324,11 +458,9 @@ func (p *Pipeline) build(ctx context.Context, job *river.Job[BuildArgs]) error {
 	if err != nil {
 		return p.stop(ctx, d, StepDashboard, err)
 	}
-	dsUID := j.creds[d.Kind.DataSourceCredentialKey()]
-	if dsUID == "" {
-		return p.stop(ctx, d, StepDashboard, cg.Errorf(cg.ECONFLICT,
-			"user %s has no %s credential (its Grafana data source): run `user retry %s` or set it", j.user.Name, d.Kind.DataSourceCredentialKey(), j.user.Name))
-	}
+	// The data source is the one the service provisioned for this user and kind, never
+	// one a credential names.
+	dsUID := grafana.DataSourceUID(j.user.Name, d.Kind)
 	conn, err := p.viewerConn(ctx, j)
 	if err != nil {
 		return p.retryErr(ctx, d, StepDashboard, fmt.Errorf("reach %s: %w", d.Kind.DatabaseName(j.user.Name), err))
@@ -343,6 +475,9 @@ func (p *Pipeline) build(ctx context.Context, job *river.Job[BuildArgs]) error {
 		Run: grafana.RunInfo{Design: facts.Design, Platform: facts.Platform, RunID: facts.RunID, TimeUnit: facts.TimeUnit},
 	})
 	if err != nil {
+		return p.stop(ctx, d, StepDashboard, err)
+	}
+	if err := dash.CheckBoundTo(dsUID); err != nil {
 		return p.stop(ctx, d, StepDashboard, err)
 	}
 	steps, err := g.CheckDashboard(ctx, dash, d.Kind)
@@ -393,6 +528,9 @@ func (p *Pipeline) record(ctx context.Context, job *river.Job[RecordArgs]) error
 	if d.State != cg.DashboardCreated && d.State != cg.DashboardFailed {
 		return nil
 	}
+	if err := p.checkActive(ctx, j, StepCapture); err != nil {
+		return err
+	}
 	if p.cfg.Browser == nil {
 		return p.stop(ctx, d, StepCapture, cg.Errorf(cg.EUNAVAILABLE, "recording is off in this service (no browser)"))
 	}
@@ -428,6 +566,16 @@ func (p *Pipeline) record(ctx context.Context, job *river.Job[RecordArgs]) error
 	if len(steps) > 1 {
 		rec.StepVariable, rec.StepValues = d.Kind.StepVariable(), steps
 	}
+	// The recorder checks the page against the dashboard as Grafana stores it: its UID,
+	// title and every panel drawn.
+	saved, err := g.GetDashboard(ctx, d.UID)
+	if err != nil {
+		if errors.Is(err, grafana.ErrUnauthorized) || errors.Is(err, grafana.ErrForbidden) {
+			return p.stop(ctx, d, StepCapture, err)
+		}
+		return p.retryErr(ctx, d, StepCapture, err)
+	}
+	rec.Expect = capture.ExpectDashboard(saved.Dashboard)
 	start := time.Now()
 	res, err := p.cfg.Browser.RecordGIF(ctx, rec)
 	if err != nil {
@@ -437,9 +585,6 @@ func (p *Pipeline) record(ctx context.Context, job *river.Job[RecordArgs]) error
 		return p.retryErr(ctx, d, StepCapture, err)
 	}
 	p.cfg.Metrics.recorded(time.Since(start))
-	if len(res.PanelErrors) > 0 {
-		p.log.Warn().Str("dashboard_uid", d.UID).Interface("panel_errors", res.PanelErrors).Msg("recorded with panel errors")
-	}
 	err = pgx.BeginFunc(ctx, p.cfg.DB.Pool, func(tx pgx.Tx) error {
 		if err := p.cfg.DB.Dashboards().MarkCaptured(ctx, tx, d.ID, res.Path); err != nil {
 			return err
@@ -455,25 +600,47 @@ func (p *Pipeline) record(ctx context.Context, job *river.Job[RecordArgs]) error
 
 // stepValues asks Grafana for the step variable's values of a saved dashboard.
 func (p *Pipeline) stepValues(ctx context.Context, g *grafana.Client, j job) ([]string, error) {
-	dsUID := j.creds[j.d.Kind.DataSourceCredentialKey()]
+	dsUID := grafana.DataSourceUID(j.user.Name, j.d.Kind)
 	dash, _, err := p.cfg.Templates.Render(grafana.RenderRequest{User: j.user.Name, Kind: j.d.Kind, Table: j.d.TableName, DataSourceUID: dsUID})
 	if err != nil {
+		return nil, err
+	}
+	if err := dash.CheckBoundTo(dsUID); err != nil {
 		return nil, err
 	}
 	return g.CheckDashboard(ctx, dash, j.d.Kind)
 }
 
-// slackTarget is the token and channel a user's posts go to.
+// slackTarget is the token and channel a user's posts go to: its own slack_bot_token,
+// else the service's, and its own slack_channel_id, never another channel ("" when it
+// has none).
 func (p *Pipeline) slackTarget(creds map[string]string) (cg.Secret, string) {
 	token := p.cfg.SlackToken
 	if t := creds["slack_bot_token"]; t != "" {
 		token = cg.Secret(t)
 	}
-	channel := p.cfg.SlackChannel
-	if c := creds["slack_channel_id"]; c != "" {
-		channel = c
+	return token, creds["slack_channel_id"]
+}
+
+// checkActive returns nil if the job's user is active, and otherwise records on the
+// dashboard why nothing more is done for it and cancels the job: nothing is built,
+// recorded or posted for a disabled or removed user.
+func (p *Pipeline) checkActive(ctx context.Context, j job, step string) error {
+	if j.user.Status == cg.UserActive {
+		return nil
 	}
-	return token, channel
+	return p.stop(ctx, j.d, step, cg.Errorf(cg.ECONFLICT,
+		"user %s is %s: nothing is built, recorded or posted for it; after `user enable %s`, `recapture` posts this dashboard", j.user.Name, j.user.Status, j.user.Name))
+}
+
+// stillActive reads the user's status again, just before something is posted for it.
+func (p *Pipeline) stillActive(ctx context.Context, j job, step string) error {
+	u, err := p.cfg.DB.Users().ByID(ctx, j.user.ID)
+	if err != nil {
+		return err
+	}
+	j.user = u
+	return p.checkActive(ctx, j, step)
 }
 
 func (p *Pipeline) post(ctx context.Context, job *river.Job[PostArgs]) error {
@@ -485,12 +652,19 @@ func (p *Pipeline) post(ctx context.Context, job *river.Job[PostArgs]) error {
 	if d.State == cg.DashboardPosted || d.State == cg.DashboardMuted {
 		return nil
 	}
+	if err := p.checkActive(ctx, j, StepPost); err != nil {
+		return err
+	}
 	if err := j.readable("slack_bot_token"); err != nil {
 		return p.stop(ctx, d, StepPost, err)
 	}
 	token, channel := p.slackTarget(j.creds)
 	if p.cfg.Notifier == nil || token == "" || channel == "" {
-		msg := "Slack is not configured, so the GIF was recorded but not posted: set SLACK_BOT_TOKEN and SLACK_CHANNEL_ID (or the user's slack_bot_token and slack_channel_id), then recapture"
+		msg := "Slack is not configured, so the GIF was recorded but not posted: set SLACK_BOT_TOKEN (or the user's slack_bot_token), then recapture"
+		if channel == "" {
+			msg = fmt.Sprintf("user %s has no slack_channel_id, so the GIF was recorded but not posted (it never goes to another channel): set it (`cred set %s slack_channel_id C…`), or `user retry %s` gives it SLACK_CHANNEL_ID; then recapture",
+				j.user.Name, j.user.Name, j.user.Name)
+		}
 		if err := p.cfg.DB.Dashboards().MarkError(ctx, d.ID, StepPost, msg); err != nil {
 			return err
 		}
@@ -516,6 +690,9 @@ func (p *Pipeline) post(ctx context.Context, job *river.Job[PostArgs]) error {
 	post, err := p.buildPost(ctx, j, facts, token, channel)
 	if err != nil {
 		return p.retryErr(ctx, d, StepPost, err)
+	}
+	if err := p.stillActive(ctx, j, StepPost); err != nil {
+		return err
 	}
 	fileID, err := p.deliver(ctx, cur, post)
 	if err != nil {
@@ -690,7 +867,7 @@ func (p *Pipeline) buildPost(ctx context.Context, j job, facts db.RunFacts, toke
 // is best effort and never retried into a loop.
 func (p *Pipeline) tellOnce(ctx context.Context, j job, text string) {
 	token, channel := p.slackTarget(j.creds)
-	if p.cfg.Notifier == nil || token == "" || channel == "" || j.d.LastError == text {
+	if p.cfg.Notifier == nil || token == "" || channel == "" || j.d.LastError == text || j.user.Status != cg.UserActive {
 		return
 	}
 	if err := p.cfg.Notifier.Tell(ctx, token, channel, text); err != nil {

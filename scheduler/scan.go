@@ -44,7 +44,10 @@ type ScannerConfig struct {
 	Enqueue Enqueue
 	// Metrics, if set, counts the tables found.
 	Metrics *Metrics
-	Logger  zerolog.Logger
+	// AllowedDBHosts are the only hosts a user's db_host may make the scanner connect to
+	// (USER_DB_ALLOWED_HOSTS). Defaults to the master database's host.
+	AllowedDBHosts []string
+	Logger         zerolog.Logger
 }
 
 // Scanner finds new run tables in users' databases.
@@ -66,6 +69,9 @@ func NewScanner(cfg ScannerConfig) *Scanner {
 	cfg.Concurrency = min(cfg.Concurrency, cfg.MaxConns)
 	if cfg.QueryTimeout <= 0 {
 		cfg.QueryTimeout = 10 * time.Second
+	}
+	if len(cfg.AllowedDBHosts) == 0 {
+		cfg.AllowedDBHosts = []string{cfg.DB.Host()}
 	}
 	return &Scanner{cfg: cfg, conns: newConnCache(cfg.MaxConns), log: cfg.Logger}
 }
@@ -217,7 +223,10 @@ type userScan struct {
 }
 
 // UserDatabase says how to reach one of a user's databases, from its credentials.
-func UserDatabase(creds map[string]string, kind cg.Kind) (*pgx.ConnConfig, error) {
+// Returns a cg.EFORBIDDEN error when db_host is not one of allowedHosts: a value stored
+// before the allow-list, or written around the commands, is refused here, before any
+// connection. The config names that host only (no fallback to another).
+func UserDatabase(creds map[string]string, kind cg.Kind, allowedHosts []string) (*pgx.ConnConfig, error) {
 	host, database := creds["db_host"], creds[kind.DatabaseCredentialKey()]
 	user, pass := creds["db_viewer_user"], creds["db_viewer_pass"]
 	if user == "" { // a user who brought their own server may have only the owner role
@@ -226,8 +235,11 @@ func UserDatabase(creds map[string]string, kind cg.Kind) (*pgx.ConnConfig, error
 	if host == "" || database == "" || user == "" {
 		return nil, cg.Errorf(cg.EINVALID, "credentials db_host, %s and db_viewer_user (or db_user) are needed to reach the %s database", kind.DatabaseCredentialKey(), kind)
 	}
+	if err := (cg.AllowList{DBHosts: allowedHosts}).CheckDBHost(host); err != nil {
+		return nil, err
+	}
 	port := 5432
-	if p, err := strconv.Atoi(creds["db_port"]); err == nil {
+	if p, err := strconv.Atoi(creds["db_port"]); err == nil && p > 0 && p < 65536 {
 		port = p
 	}
 	cfg, err := pgx.ParseConfig("sslmode=prefer")
@@ -235,6 +247,12 @@ func UserDatabase(creds map[string]string, kind cg.Kind) (*pgx.ConnConfig, error
 		return nil, err
 	}
 	cfg.Host, cfg.Port, cfg.Database, cfg.User, cfg.Password = host, uint16(port), database, user, pass
+	// sslmode=prefer's plain-text fallback was parsed with the default host (PGHOST,
+	// localhost or a socket): point it at the same host, or a failed TLS attempt would
+	// connect somewhere nobody named.
+	for _, fb := range cfg.Fallbacks {
+		fb.Host, fb.Port = host, uint16(port)
+	}
 	cfg.ConnectTimeout = 10 * time.Second
 	cfg.RuntimeParams["application_name"] = "credential-grafana scan"
 	return cfg, nil
@@ -257,7 +275,7 @@ func (s *Scanner) scanUser(ctx context.Context, u cg.User, queries *atomic.Int64
 		return out
 	}
 	for _, kind := range cg.Kinds {
-		cfg, err := UserDatabase(creds, kind)
+		cfg, err := UserDatabase(creds, kind, s.cfg.AllowedDBHosts)
 		if err != nil {
 			fail(kind, err)
 			continue

@@ -81,7 +81,7 @@ func baselineScan(ctx context.Context, b *testing.B, env *commandstest.Env, user
 			b.Fatal(err)
 		}
 		for _, kind := range cg.Kinds {
-			cfg, err := scheduler.UserDatabase(creds, kind)
+			cfg, err := scheduler.UserDatabase(creds, kind, []string{env.DB.Host()})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -169,3 +169,8 @@ func WithGrafanaOrgs(url, token, adminUser, adminPassword string) Option {
 		c.Defaults.GrafanaURL = url
 	}
 }
+
+// WithAllowList sets the db_host and grafana_url values administrators may set.
+func WithAllowList(list cg.AllowList) Option {
+	return func(c *commands.Config) { c.Allowed = list }
+}

@@ -42,17 +42,25 @@
 // window.__grafanaRunningQueryCount is incremented before each request to
 // /api/ds/query and decremented when its answer has been read.
 //
-// Panel DOM contract (the same selectors as Grafana 11/12, which the capture relies
+// Panel DOM contract (the same selectors as Grafana 11–13.2, which the capture relies
 // on):
 //
 //   - each panel is a <section data-testid="data-testid Panel header <title>"> whose
 //     header holds the title in an <h2>, and whose body is
-//     <div data-testid="data-testid panel content">;
+//     <div data-testid="data-testid panel content">; the panels of a collapsed row are
+//     not drawn;
+//   - while its queries run a panel shows PanelChrome's loading bar,
+//     <div aria-label="Panel loading bar">;
 //   - a panel whose query failed also contains
-//     <button data-testid="data-testid Panel status error" aria-label="status"
-//     title="<error message>">. Real Grafana puts the message in a tooltip shown on
-//     hover, not in a title attribute; the fake also prints it in the panel body;
+//     <button data-testid="data-testid Panel status error" aria-label="status">, and, as
+//     in Grafana 13.2, its message is only in the tooltip shown while the button is
+//     hovered or focused: <div role="tooltip" data-testid="data-testid tooltip" id=…>,
+//     named by the button's aria-describedby (no title attribute, nothing in the body);
 //   - a panel without rows shows "No data", as Grafana does;
+//   - an unknown dashboard UID gets Grafana's single-page app with HTTP 200, which then
+//     draws <div data-testid="data-testid entity-not-found"> with "Dashboard not found",
+//     titled "Not found - Dashboards - Grafana"; a known one is titled
+//     "<title> - Dashboards - Grafana";
 //   - when every panel has drawn, <body> gets data-cg-done="true" (the fake's own
 //     marker; real Grafana has none).
 package grafanatest

@@ -22,8 +22,14 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{Name: "grafana_session", Value: s.sessionFor(r), Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode})
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	if !ok {
-		w.WriteHeader(http.StatusNotFound)
-		_, _ = w.Write([]byte(`<!doctype html><html><body><h1 data-testid="data-testid Dashboard not found">Dashboard not found</h1></body></html>`))
+		// Grafana's server answers every /d/… path with its single-page app (HTTP 200); the
+		// app asks GET /api/dashboards/uid/<uid>, and on a 404 draws EntityNotFound inside
+		// DashboardPageError (public/app/features/dashboard/containers/DashboardPageError.tsx,
+		// public/app/core/components/PageNotFound/EntityNotFound.tsx, Grafana 11.2–13.2):
+		// data-testid "data-testid entity-not-found", the message "Dashboard not found",
+		// and the document titled after the page nav "Not found".
+		uid, _ := json.Marshal(r.PathValue("uid"))
+		_, _ = w.Write([]byte(strings.Replace(notFoundHTML, "{{UID}}", string(uid), 1)))
 		return
 	}
 	q := r.URL.Query()
@@ -50,6 +56,34 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write([]byte(page))
 }
 
+const notFoundHTML = `<!doctype html>
+<html lang="en" class="theme-dark">
+<head><meta charset="utf-8"><title>Grafana</title></head>
+<body style="background:#111217;color:#ccccdc;font-family:Inter,Helvetica,Arial,sans-serif">
+<div id="cg-root"></div>
+<script>
+(function () {
+  var uid = {{UID}};
+  fetch("/api/dashboards/uid/" + encodeURIComponent(uid), {credentials: "same-origin"}).then(function (r) {
+    var root = document.getElementById("cg-root");
+    document.title = "Not found - Dashboards - Grafana";
+    var box = document.createElement("div");
+    box.setAttribute("data-testid", "data-testid entity-not-found");
+    box.style.padding = "64px 16px 16px";
+    var h = document.createElement("h4");
+    h.textContent = r.status === 404 ? "Dashboard not found" : "Failed to load dashboard";
+    var p = document.createElement("p");
+    p.textContent = "We're looking but can't seem to find this dashboard. Please check the URL and try again.";
+    box.appendChild(h);
+    box.appendChild(p);
+    root.appendChild(box);
+  });
+})();
+</script>
+</body>
+</html>
+`
+
 const pageHTML = `<!doctype html>
 <html lang="en" class="theme-{{THEME}}">
 <head>
@@ -68,9 +102,9 @@ const pageHTML = `<!doctype html>
   .cg-panel-header h2 { font-size:14px; font-weight:500; margin:0; white-space:nowrap; overflow:hidden; text-overflow:ellipsis; flex:1; }
   .cg-panel-content { flex:1; min-height:0; padding:4px 8px 8px; position:relative; overflow:hidden; }
   .cg-status-error { background:#d10e5c; color:#fff; border:0; border-radius:2px; font-size:12px; padding:0 6px; height:20px; }
-  .cg-error { color:#ff5286; font-size:13px; white-space:pre-wrap; }
+  .cg-tooltip { position:absolute; z-index:1000; max-width:400px; background:#d10e5c; color:#fff; font-size:12px; padding:4px 8px; border-radius:2px; white-space:pre-wrap; }
+  .cg-loading-bar { height:2px; width:28%; background:linear-gradient(90deg, rgba(110,159,255,0) 0%, #6E9FFF 80.75%, rgba(110,159,255,0) 100%); }
   .cg-nodata { color:var(--muted); display:flex; align-items:center; justify-content:center; height:100%; font-size:16px; }
-  .cg-loading { color:var(--muted); font-size:12px; }
   .cg-stat { display:flex; gap:16px; height:100%; align-items:center; justify-content:space-around; }
   .cg-stat-item { text-align:center; min-width:0; }
   .cg-stat-value { font-size:40px; font-weight:500; line-height:1.1; white-space:nowrap; }
@@ -325,18 +359,45 @@ const pageHTML = `<!doctype html>
 
   var drawers = {stat: drawStat, table: drawTable, barchart: drawBarchart, histogram: drawHistogram, piechart: drawPie, xychart: drawXY};
 
+  // The panels Grafana draws: a collapsed row's panels wait until it is expanded.
   function panelsOf(list) {
     var out = [];
-    (list || []).forEach(function (p) { out.push(p); if (p.type === "row" && p.panels) out = out.concat(panelsOf(p.panels)); });
+    (list || []).forEach(function (p) { out.push(p); if (p.type === "row" && p.panels && !p.collapsed) out = out.concat(panelsOf(p.panels)); });
     return out;
   }
 
+  // Grafana 13.2's PanelStatus (packages/grafana-ui/src/components/PanelChrome/PanelStatus.tsx)
+  // is a ToolbarButton with data-testid "data-testid Panel status error", aria-label "status"
+  // and tooltip={message}; ToolbarButton wraps it in a Tooltip (…/Tooltip/Tooltip.tsx), which
+  // shows the message only while the button is hovered or focused: a portal element with
+  // role="tooltip", data-testid "data-testid tooltip" and an id that the button then names in
+  // aria-describedby. The message is nowhere else in the DOM.
+  var tooltipSeq = 0;
   function showError(section, content, msg) {
     var header = section.querySelector(".cg-panel-header");
-    var btn = el("button", {"class": "cg-status-error", "data-testid": "data-testid Panel status error", "aria-label": "status", "title": msg, "type": "button"}, "!");
+    var btn = el("button", {"class": "cg-status-error", "data-testid": "data-testid Panel status error", "aria-label": "status", "type": "button", "tabindex": "0"}, "!");
+    var tip = null;
+    function open() {
+      if (tip) return;
+      tip = el("div", {"class": "cg-tooltip", "role": "tooltip", "data-testid": "data-testid tooltip", "id": "cg-tooltip-" + (++tooltipSeq)}, msg);
+      var r = btn.getBoundingClientRect();
+      tip.style.left = (r.left + window.scrollX) + "px";
+      tip.style.top = (r.bottom + window.scrollY + 8) + "px";
+      document.body.appendChild(tip);
+      btn.setAttribute("aria-describedby", tip.id);
+    }
+    function close() {
+      if (!tip) return;
+      tip.remove();
+      tip = null;
+      btn.removeAttribute("aria-describedby");
+    }
+    btn.addEventListener("mouseenter", open);
+    btn.addEventListener("focus", open);
+    btn.addEventListener("mouseleave", close);
+    btn.addEventListener("blur", close);
     header.insertBefore(btn, header.firstChild);
     content.textContent = "";
-    content.appendChild(el("div", {"class": "cg-error"}, msg));
   }
 
   function renderPanel(grid, p) {
@@ -350,16 +411,20 @@ const pageHTML = `<!doctype html>
     header.appendChild(el("h2", {}, title));
     section.appendChild(header);
     var content = el("div", {"class": "cg-panel-content", "data-testid": "data-testid panel content"});
-    content.appendChild(el("div", {"class": "cg-loading"}, "Loading…"));
+    // PanelChrome's loading bar while the panel's queries run: LoadingBar labelled
+    // selectors.components.Panels.Panel.loadingBar() = "Panel loading bar".
+    var loading = el("div", {"class": "cg-loading-bar", "aria-label": "Panel loading bar"});
+    section.insertBefore(loading, header);
     section.appendChild(content);
     grid.appendChild(section);
     var targets = (p.targets || []).filter(function (t) { return !t.hide; });
-    if (!targets.length) { content.textContent = ""; noData(content); return Promise.resolve(); }
+    if (!targets.length) { loading.remove(); noData(content); return Promise.resolve(); }
     var queries = targets.map(function (t) {
       return {refId: t.refId || "A", datasource: t.datasource || p.datasource, rawSql: interpolate(t.rawSql || ""),
         format: t.format || "table", rawQuery: true, editorMode: "code", intervalMs: 60000, maxDataPoints: 500};
     });
     return runQueries(queries).then(function (body) {
+      loading.remove();
       var fields = [], errors = [];
       queries.forEach(function (q) {
         var res = (body.results || {})[q.refId] || {};
@@ -368,7 +433,7 @@ const pageHTML = `<!doctype html>
       content.textContent = "";
       if (errors.length) return showError(section, content, errors.join("\n"));
       (drawers[p.type] || drawTable)(content, fields, p);
-    }).catch(function (e) { showError(section, content, String(e && e.message || e)); });
+    }).catch(function (e) { loading.remove(); showError(section, content, String(e && e.message || e)); });
   }
 
   function resolveVariables() {

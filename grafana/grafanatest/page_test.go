@@ -162,10 +162,30 @@ func TestPageRunsPanelsLikeGrafana(t *testing.T) {
 			var panels []panelState
 			err := page.MustEval(`() => [...document.querySelectorAll('section[data-testid^="data-testid Panel header "]')].map(s => {
 				const e = s.querySelector('[data-testid="data-testid Panel status error"]');
-				return {title: s.getAttribute('data-testid').slice('data-testid Panel header '.length), error: e ? e.getAttribute('title') : '', text: s.innerText};
+				return {title: s.getAttribute('data-testid').slice('data-testid Panel header '.length), error: e ? 'error' : '', text: s.innerText};
 			})`).Unmarshal(&panels)
 			if err != nil {
 				t.Fatal(err)
+			}
+			// As in Grafana 13.2 the message is only in the status button's tooltip, there
+			// while the button is hovered.
+			for i, p := range panels {
+				if p.Error == "" {
+					continue
+				}
+				if strings.Contains(p.Text, "missing_table") {
+					t.Errorf("%s: panel %q shows its error outside the tooltip: %q", tc.kind, p.Title, p.Text)
+				}
+				btn := page.MustElement(`section[data-testid="data-testid Panel header ` + p.Title + `"] [data-testid="data-testid Panel status error"]`)
+				if btn.MustAttribute("title") != nil {
+					t.Errorf("%s: panel %q's status button has a title attribute; Grafana's has none", tc.kind, p.Title)
+				}
+				btn.MustHover()
+				panels[i].Error = page.MustElement(`[role="tooltip"][data-testid="data-testid tooltip"]`).MustText()
+				if id := btn.MustAttribute("aria-describedby"); id == nil || page.MustElement("#"+*id).MustText() != panels[i].Error {
+					t.Errorf("%s: panel %q's status button does not name its tooltip", tc.kind, p.Title)
+				}
+				page.Mouse.MustMoveTo(0, 0)
 			}
 			if len(panels) != len(dash.Panels()) {
 				t.Fatalf("%s: %d panels drawn, want %d", tc.kind, len(panels), len(dash.Panels()))
@@ -194,5 +214,38 @@ func TestPageRunsPanelsLikeGrafana(t *testing.T) {
 				t.Errorf("WNS at finish shows %q, want %s", shown["finish"], want)
 			}
 		}
+	}
+}
+
+// TestPageOfAnUnknownDashboardIsGrafanasNotFound: like Grafana's single-page app, an unknown
+// UID answers 200 and the page then says "Dashboard not found" in EntityNotFound's element.
+func TestPageOfAnUnknownDashboardIsGrafanasNotFound(t *testing.T) {
+	t.Parallel()
+	fake := grafanatest.New(t)
+	req, _ := http.NewRequest(http.MethodGet, fake.URL+"/d/no-such-uid/x?kiosk", nil)
+	req.Header.Set("Authorization", "Bearer "+fake.Token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("unknown dashboard page: HTTP %d, want 200 as Grafana's app answers", resp.StatusCode)
+	}
+	browser := chromium(t)
+	page := browser.MustPage("")
+	router := page.HijackRequests()
+	router.MustAdd(fake.URL+"/d/*", func(h *rod.Hijack) {
+		h.Request.Req().Header.Set("Authorization", "Bearer "+fake.Token)
+		_ = h.LoadResponse(http.DefaultClient, true)
+	})
+	go router.Run()
+	t.Cleanup(func() { _ = router.Stop() })
+	page.MustNavigate(fake.URL + "/d/no-such-uid/x?kiosk")
+	if got := page.MustElement(`[data-testid="data-testid entity-not-found"] h4`).MustText(); got != "Dashboard not found" {
+		t.Errorf("not-found page says %q", got)
+	}
+	if title := page.MustInfo().Title; title != "Not found - Dashboards - Grafana" {
+		t.Errorf("not-found page title %q", title)
 	}
 }
