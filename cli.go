@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	_ "embed"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -33,6 +31,8 @@ Usage:
 Service:
   serve                                   run the service (REST API, Slack bot, scanner)
   migrate                                 apply the master database's migrations and exit
+  rekey                                   re-encrypt every stored secret under CREDENTIALS_KEY (values under
+                                          CREDENTIALS_KEY_PREVIOUS are sealed again); says what is left
   init [--env-file .env]                  write .env from .env.example with fresh secrets, if it is missing
   version                                 print the version
 
@@ -43,6 +43,7 @@ Users:
   user retry <name>                       finish a creation that stopped part way
   user list                               list users
   user show <name|id>                     show a user and its credentials (secrets masked)
+  user key <name|id>                      issue a new API key (shown once) and revoke the old one
   user disable <name|id>                  stop scanning a user and refuse its API key
   user enable <name|id>                   undo disable
   user remove <name|id> [--drop-databases --yes]
@@ -63,7 +64,11 @@ Runs and dashboards:
 Credentials:
   cred list <user>                        list a user's credentials (secrets masked)
   cred set <user> <key> [value|-]         set a credential; without a value (or with -) it is read from
-                                          standard input, so a secret stays out of your shell history
+                                          standard input, so a secret stays out of your shell history:
+                                          at a terminal a prompt (a secret is not shown and asked twice),
+                                          otherwise all of standard input, one trailing newline removed
+                                          (a second line is refused); a value that starts with - goes
+                                          after -- (cred set alice db_pass -- -value)
   cred delete <user> <key>                delete a credential
   cred reveal <user> <key>                print one credential in full (audited)
 
@@ -126,7 +131,7 @@ func run(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.
 		"once": true, "user": true, "o": true, "frames": true, "delay": true, "var": true}
 	for f := range args.flags {
 		if !known[f] {
-			return fail(stderr, cg.Errorf(cg.EINVALID, "unknown flag --%s (see `credential-grafana help`)", f))
+			return fail(stderr, cg.Errorf(cg.EINVALID, "unknown flag --%s (see `credential-grafana help`; a value that starts with - goes after --: cred set alice db_pass -- -value)", f))
 		}
 	}
 	envFile := ".env"
@@ -139,7 +144,7 @@ func run(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.
 		return 0
 	case "init":
 		return initEnv(envFile, stdout, stderr)
-	case "serve", "migrate", "user", "cred", "scan", "dashboards", "recapture", "status", "doctor", "capture":
+	case "serve", "migrate", "user", "cred", "scan", "dashboards", "recapture", "status", "doctor", "capture", "rekey":
 	default:
 		return fail(stderr, cg.Errorf(cg.EINVALID, "unknown command %q (see `credential-grafana help`)", args.pos[0]))
 	}
@@ -169,6 +174,12 @@ func run(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.
 		return 0
 	}
 	out := printer{w: stdout, json: args.flag("json")}
+	if handled, err := runKeyCommand(ctx, m, args, out); handled {
+		if err != nil {
+			return fail(stderr, err)
+		}
+		return 0
+	}
 	if handled, err := runPipelineCommand(ctx, m, args, out); handled {
 		if err != nil {
 			return fail(stderr, err)
@@ -281,14 +292,11 @@ func runCommand(ctx context.Context, svc *commands.Service, args cliArgs, stdin 
 			return cg.Errorf(cg.EINVALID, "usage: credential-grafana cred set <user> <key> [value|-]")
 		}
 		var value string
+		var err error
 		if len(args.pos) == 5 && args.pos[4] != "-" {
 			value = args.pos[4]
-		} else {
-			line, err := bufio.NewReader(stdin).ReadString('\n')
-			if err != nil && !errors.Is(err, io.EOF) {
-				return fmt.Errorf("read the value from standard input: %w", err)
-			}
-			value = strings.TrimRight(line, "\r\n")
+		} else if value, err = readCredentialValue(stdin, args.pos[2], args.pos[3]); err != nil {
+			return err
 		}
 		c, err := svc.SetCredential(ctx, actor, args.pos[2], args.pos[3], value, commands.Upsert)
 		if err != nil {
@@ -444,7 +452,11 @@ func (p printer) credentials(list []cg.Credential) error {
 	for _, c := range list {
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", c.Key, c.Masked, c.UpdatedAt.Format("2006-01-02 15:04"))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	printUnreadable(p.w, list)
+	return nil
 }
 
 var generatedLine = regexp.MustCompile(`(?m)^(CREDENTIALS_KEY|ADMIN_API_TOKEN)=.*$`)

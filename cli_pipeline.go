@@ -121,6 +121,9 @@ func runPipelineCommand(ctx context.Context, m *Main, args cliArgs, out printer)
 		if st.GIFDisk != nil {
 			fmt.Fprintf(out.w, "gifs       %s: %d files, %s\n", st.GIFDisk.Dir, st.GIFDisk.Files, humanBytes(st.GIFDisk.Bytes))
 		}
+		if k := st.Secrets; k != nil {
+			printSecretCounts(out.w, *k)
+		}
 		for _, d := range st.Failures {
 			fmt.Fprintf(out.w, "failed     %s %s: %s\n", d.UID, d.Step, d.LastError)
 		}

@@ -158,7 +158,11 @@ func credLines(creds []cg.Credential) []string {
 		if c.Secret {
 			lock = " :lock:"
 		}
-		lines = append(lines, fmt.Sprintf("`%s`%s  `%s`", c.Key, lock, esc(v)))
+		line := fmt.Sprintf("`%s`%s  `%s`", c.Key, lock, esc(v))
+		if c.Unreadable != "" {
+			line += "  " + esc(c.Unreadable)
+		}
+		lines = append(lines, line)
 	}
 	return lines
 }

@@ -50,6 +50,7 @@ func subcommands() []*subcommand {
 			example: "user remove alice", admin: true, minArgs: 1, maxArgs: 1, form: userRemoveForm},
 		{name: "user disable", args: "<user>", about: "stop scanning a user and refuse its API key", example: "user disable alice", admin: true, minArgs: 1, maxArgs: 1, run: runUserDisable},
 		{name: "user enable", args: "<user>", about: "undo disable", example: "user enable alice", admin: true, minArgs: 1, maxArgs: 1, run: runUserEnable},
+		{name: "user key", args: "<user>", about: "issue a new API key, shown once and only to you, and revoke the old one", example: "user key alice", minArgs: 1, maxArgs: 1, run: runUserKey},
 		{name: "user retry", args: "<user>", about: "finish a creation that stopped part way", example: "user retry alice", admin: true, minArgs: 1, maxArgs: 1, run: runUserRetry},
 		{name: "cred list", args: "<user>", about: "a user's credentials, secrets masked", example: "cred list alice", minArgs: 1, maxArgs: 1, run: runCredList},
 		{name: "cred set", args: "<user> [key] [value]", about: "set a credential; opens a form unless a non-secret value is given (secrets only in the form)",

@@ -27,9 +27,10 @@ func (s Secret) MarshalText() ([]byte, error) { return []byte(redacted), nil }
 // Empty reports whether the secret has no value.
 func (s Secret) Empty() bool { return s == "" }
 
-// Mask shows a secret's shape without its value: its known prefix (xoxb-, glsa_, …) and
-// its last 4 characters when it is long enough for that to give nothing away, otherwise
-// only asterisks.
+// Mask shows a secret's shape without its value: its known type prefix (xoxb-, glsa_,
+// …, the same for every token of its kind) and, of the rest, the last 4 characters
+// only when the rest is at least 16 characters long, so that at least 12 stay hidden;
+// otherwise only asterisks. Characters are counted as runes, so no rune is cut.
 func Mask(value string) string {
 	if value == "" {
 		return ""
@@ -41,8 +42,15 @@ func Mask(value string) string {
 			break
 		}
 	}
-	if len(value)-len(prefix) < 12 {
+	rest := []rune(value[len(prefix):])
+	if len(rest) < maskMinLength {
 		return prefix + "********"
 	}
-	return prefix + "********" + value[len(value)-4:]
+	return prefix + "********" + string(rest[len(rest)-maskShown:])
 }
+
+// maskMinLength is the length from which Mask shows maskShown characters of a secret.
+const (
+	maskMinLength = 16
+	maskShown     = 4
+)

@@ -34,6 +34,10 @@ type Credential struct {
 	Masked    string    `json:"key_value"`
 	Secret    bool      `json:"secret"`
 	UpdatedAt time.Time `json:"updated_at"`
+	// Unreadable, when set, says why the stored secret does not decrypt and what to do
+	// (put the old key in CREDENTIALS_KEY_PREVIOUS, or set the value again); Value is
+	// then empty and Masked is "(unreadable)". The user's other values are unaffected.
+	Unreadable string `json:"unreadable,omitempty"`
 }
 
 // DashboardState is where a run table is in the pipeline.

@@ -17,6 +17,17 @@ func maskAll(list []cg.Credential) []cg.Credential {
 	return out
 }
 
+// explainUnreadable adds to each credential of u that does not decrypt the command
+// that sets it again.
+func explainUnreadable(u cg.User, list []cg.Credential) []cg.Credential {
+	for i, c := range list {
+		if c.Unreadable != "" {
+			list[i].Unreadable = fmt.Sprintf("%s (`cred set %s %s`, or PUT /api/v1/users/%s/credentials/%s)", c.Unreadable, u.Name, c.Key, u.Name, c.Key)
+		}
+	}
+	return list
+}
+
 // ListCredentials returns a user's credentials, secret values masked.
 func (s *Service) ListCredentials(ctx context.Context, actor Actor, ref string) ([]cg.Credential, error) {
 	u, err := s.userFor(ctx, actor, ref)
@@ -27,7 +38,7 @@ func (s *Service) ListCredentials(ctx context.Context, actor Actor, ref string) 
 	if err != nil {
 		return nil, err
 	}
-	return maskAll(list), nil
+	return explainUnreadable(u, maskAll(list)), nil
 }
 
 // SetMode says whether SetCredential may create, replace, or both.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"credential-grafana/cg"
+	"credential-grafana/db"
 	"credential-grafana/scheduler"
 )
 
@@ -225,6 +226,10 @@ type Status struct {
 	Failures   []cg.Dashboard            `json:"failures,omitempty"` // the newest failed records
 	// GIFDisk is what GIF_CAPTURE_DIR uses on disk (administrators only).
 	GIFDisk *scheduler.DiskUsage `json:"gif_disk,omitempty"`
+	// Secrets counts the stored secret values by the key that sealed them (for an
+	// administrator only): values under a previous key want `rekey`, values under an
+	// unknown key do not decrypt.
+	Secrets *db.KeyCounts `json:"secrets,omitempty"`
 	// Hint points an administrator to doctor when a component is failing.
 	Hint string `json:"hint,omitempty"`
 	// Everyone says the status covers every user (an administrator's). Otherwise it
@@ -316,6 +321,11 @@ func (s *Service) Status(ctx context.Context, actor Actor) (Status, error) {
 		}
 		st.GIFDisk = &usage
 	}
+	kc, err := s.creds.CountByKey(ctx)
+	if err != nil {
+		return st, err
+	}
+	st.Secrets = &kc
 	return st, nil
 }
 

@@ -285,7 +285,7 @@ func (s *Service) ShowUser(ctx context.Context, actor Actor, ref string) (UserDe
 	if err != nil {
 		return UserDetail{}, err
 	}
-	d := UserDetail{User: u, Credentials: maskAll(creds), Databases: map[cg.Kind]string{}}
+	d := UserDetail{User: u, Credentials: explainUnreadable(u, maskAll(creds)), Databases: map[cg.Kind]string{}}
 	for _, k := range cg.Kinds {
 		d.Databases[k] = k.DatabaseName(u.Name)
 	}

@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -99,7 +100,9 @@ func (r Credentials) List(ctx context.Context, userID int64) ([]cg.Credential, e
 	return r.collect(rows, userID)
 }
 
-// Map returns the user's credentials as key -> plain value.
+// Map returns the user's credentials as key -> plain value. A secret that does not
+// decrypt is left out (List names it, with why), so one such value does not make the
+// user's other credentials unusable.
 func (r Credentials) Map(ctx context.Context, userID int64) (map[string]string, error) {
 	list, err := r.List(ctx, userID)
 	if err != nil {
@@ -107,9 +110,23 @@ func (r Credentials) Map(ctx context.Context, userID int64) (map[string]string, 
 	}
 	m := make(map[string]string, len(list))
 	for _, c := range list {
-		m[c.Key] = c.Value.Reveal()
+		if c.Unreadable == "" {
+			m[c.Key] = c.Value.Reveal()
+		}
 	}
 	return m, nil
+}
+
+// UnreadableMask is what a credential whose secret does not decrypt shows for its value.
+const UnreadableMask = "(unreadable)"
+
+// unreadableReason says why a value does not open and what to do, in words for an
+// administrator. The front-end adds the command that sets the value again.
+func unreadableReason(err error) string {
+	if errors.Is(err, ErrUnknownKey) {
+		return "sealed under a key that is not configured: put that old key in CREDENTIALS_KEY_PREVIOUS, or set the value again"
+	}
+	return "does not decrypt (altered, or moved from another row): set the value again"
 }
 
 func (r Credentials) collect(rows pgx.Rows, userID int64) ([]cg.Credential, error) {
@@ -129,7 +146,9 @@ func (r Credentials) collect(rows pgx.Rows, userID int64) ([]cg.Credential, erro
 		if c.Secret {
 			v, err := r.cipher.Open(sealed, owner(userID, c.Key))
 			if err != nil {
-				return nil, fmt.Errorf("open credential %s of user %d: %w", c.Key, userID, err)
+				c.Masked, c.Unreadable = UnreadableMask, unreadableReason(err)
+				out = append(out, c)
+				continue
 			}
 			c.Value = cg.Secret(v)
 			c.Masked = cg.Mask(v)

@@ -153,3 +153,14 @@ func (r Users) Delete(ctx context.Context, id int64) error {
 	_, err := r.db.Pool.Exec(ctx, "DELETE FROM users WHERE id = $1", id)
 	return err
 }
+
+// ReplaceAPIKey stores the hash of key as the user's API key in place of any earlier
+// one, which stops authenticating at once.
+func (r Users) ReplaceAPIKey(ctx context.Context, id int64, key, hint string) error {
+	sum := sha256.Sum256([]byte(key))
+	_, err := r.db.Pool.Exec(ctx, "UPDATE users SET api_key_hash = $2, api_key_hint = $3, updated_at = now() WHERE id = $1", id, sum[:], hint)
+	if err != nil {
+		return fmt.Errorf("replace API key of user %d: %w", id, err)
+	}
+	return nil
+}

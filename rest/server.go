@@ -117,6 +117,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /api/v1/users/{id}", s.auth(s.showUser))
 	s.mux.HandleFunc("DELETE /api/v1/users/{id}", s.auth(s.removeUser))
 	s.mux.HandleFunc("POST /api/v1/users/{id}/retry", s.auth(s.retryUser))
+	s.mux.HandleFunc("POST /api/v1/users/{id}/key", s.auth(s.newAPIKey))
 	s.mux.HandleFunc("POST /api/v1/users/{id}/disable", s.auth(s.disableUser))
 	s.mux.HandleFunc("POST /api/v1/users/{id}/enable", s.auth(s.enableUser))
 	s.mux.HandleFunc("GET /api/v1/users/{id}/credentials", s.auth(s.listCredentials))

@@ -359,6 +359,20 @@ type job struct {
 	d     cg.Dashboard
 	user  cg.User
 	creds map[string]string
+	// unreadable are the user's secrets that do not decrypt, by key, with why: a
+	// step that needs one stops naming it instead of falling back to the service's own.
+	unreadable map[string]string
+}
+
+// readable returns a cg.EINVALID error naming the first of keys whose value does not
+// decrypt, and nil when every one of them is readable (or absent).
+func (j job) readable(keys ...string) error {
+	for _, k := range keys {
+		if why, ok := j.unreadable[k]; ok {
+			return cg.Errorf(cg.EINVALID, "the user's %s cannot be read: %s (cred set %s %s)", k, why, j.user.Name, k)
+		}
+	}
+	return nil
 }
 
 func (p *Pipeline) load(ctx context.Context, id int64) (job, error) {
@@ -370,8 +384,19 @@ func (p *Pipeline) load(ctx context.Context, id int64) (job, error) {
 	if j.user, err = p.cfg.DB.Users().ByID(ctx, j.d.UserID); err != nil {
 		return j, err
 	}
-	j.creds, err = p.cfg.DB.Credentials(p.cfg.Cipher).Map(ctx, j.user.ID)
-	return j, err
+	list, err := p.cfg.DB.Credentials(p.cfg.Cipher).List(ctx, j.user.ID)
+	if err != nil {
+		return j, err
+	}
+	j.creds, j.unreadable = map[string]string{}, map[string]string{}
+	for _, c := range list {
+		if c.Unreadable != "" {
+			j.unreadable[c.Key] = c.Unreadable
+		} else {
+			j.creds[c.Key] = c.Value.Reveal()
+		}
+	}
+	return j, nil
 }
 
 // stop records that a step cannot go on until a person acts, and ends the job.
@@ -431,6 +456,9 @@ func (p *Pipeline) build(ctx context.Context, job *river.Job[BuildArgs]) error {
 	}
 	if err := p.checkActive(ctx, j, StepDashboard); err != nil {
 		return err
+	}
+	if err := j.readable("grafana_api_key"); err != nil {
+		return p.stop(ctx, d, StepDashboard, err)
 	}
 	g, _, err := p.grafana.For(j.creds)
 	if err != nil {
@@ -511,6 +539,9 @@ func (p *Pipeline) record(ctx context.Context, job *river.Job[RecordArgs]) error
 	}
 	if p.cfg.Browser == nil {
 		return p.stop(ctx, d, StepCapture, cg.Errorf(cg.EUNAVAILABLE, "recording is off in this service (no browser)"))
+	}
+	if err := j.readable("grafana_api_key"); err != nil {
+		return p.stop(ctx, d, StepCapture, err)
 	}
 	g, token, err := p.grafana.For(j.creds)
 	if err != nil {
@@ -629,6 +660,9 @@ func (p *Pipeline) post(ctx context.Context, job *river.Job[PostArgs]) error {
 	}
 	if err := p.checkActive(ctx, j, StepPost); err != nil {
 		return err
+	}
+	if err := j.readable("slack_bot_token"); err != nil {
+		return p.stop(ctx, d, StepPost, err)
 	}
 	token, channel := p.slackTarget(j.creds)
 	if p.cfg.Notifier == nil || token == "" || channel == "" {
