@@ -3,6 +3,8 @@ package db
 import (
 	"context"
 	"fmt"
+	"net"
+	"time"
 )
 
 // userLockClass is the first key of the two-key advisory locks that serialise work on
@@ -10,7 +12,8 @@ import (
 // scans, house-keeping) live in another key space.
 const userLockClass int32 = 0x6367_7573 // "cgus"
 
-// TryLockUser takes, on a connection of its own (not the pool's), the advisory lock on the user called
+// TryLockUser takes, on a connection of its own (neither the pool's nor a one-off one of the
+// budget: one more while it is held), the advisory lock on the user called
 // name, for as long as creating or provisioning it again takes. It reports false (and
 // holds nothing) when another session, in this process or another replica, holds it.
 // unlock releases the lock and the connection; it is a no-op when ok is false.
@@ -24,7 +27,12 @@ func (d *DB) TryLockUser(ctx context.Context, name string) (unlock func(), ok bo
 // of pool connections, and, if it got the lock, returns the function that runs unlockSQL
 // and closes the connection.
 func (d *DB) tryLock(ctx context.Context, what, lockSQL, unlockSQL string, args ...any) (unlock func(), ok bool, err error) {
-	conn, err := d.ConnectTo(ctx, d.Database())
+	// Not a one-off connection of the budget: work under the lock (user add, user retry)
+	// needs that one for the user's databases, and a CLI command has only one.
+	cc := d.config.ConnConfig.Copy()
+	cc.DialFunc = (&net.Dialer{KeepAlive: 5 * time.Minute}).DialContext // pgconn's default, not the pool's bounded one
+	cc.RuntimeParams["application_name"] = d.AppName("lock")
+	conn, err := Connect(ctx, cc, d.log)
 	if err != nil {
 		return func() {}, false, fmt.Errorf("lock %s: %w", what, err)
 	}
