@@ -126,7 +126,9 @@ func (w *world) createTable(t *testing.T, kind cg.Kind, table string, run grafan
 
 func (w *world) scan(t *testing.T) *scheduler.ScanResult {
 	t.Helper()
-	res, err := w.scanner.ScanOnce(context.Background(), scheduler.ScanOptions{})
+	// A full sweep: these tests are about the pipeline, and a table made a moment ago may
+	// not show in pg_stat_database yet (the changed-only scan finds it a scan later).
+	res, err := w.scanner.ScanOnce(context.Background(), scheduler.ScanOptions{Full: true})
 	if err != nil {
 		t.Fatal(err)
 	}
