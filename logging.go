@@ -41,5 +41,7 @@ func newLogger(cfg Config, stderr io.Writer) (zerolog.Logger, io.Closer, error) 
 		out = zerolog.MultiLevelWriter(out, f)
 		closer = f
 	}
-	return zerolog.New(out).Level(level).With().Timestamp().Logger(), closer, nil
+	// One event at a time: the service logs from many goroutines, and a writer that is not
+	// a file (a test's buffer, a pipe wrapper) may not take concurrent writes.
+	return zerolog.New(zerolog.SyncWriter(out)).Level(level).With().Timestamp().Logger(), closer, nil
 }
