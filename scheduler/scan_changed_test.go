@@ -87,7 +87,9 @@ type changedSetup struct {
 
 func newChangedSetup(t *testing.T, users int) changedSetup {
 	t.Helper()
-	env := commandstest.New(t)
+	// "localhost" stands for another server (TestChangedOnlyScanAsksAnotherServerOnThatServer):
+	// allowed beside the master's host.
+	env := commandstest.New(t, commandstest.WithAllowList(cg.AllowList{DBHosts: []string{"localhost"}}))
 	var names []string
 	for i := range users {
 		u := env.UniqueUser(t, fmt.Sprintf("chg%d_", i))
@@ -95,7 +97,8 @@ func newChangedSetup(t *testing.T, users int) changedSetup {
 		names = append(names, u)
 	}
 	c := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	s := scheduler.NewScanner(scheduler.ScannerConfig{DB: env.DB, Cipher: env.Cipher, MaxConns: 8, Logger: env.Logger, Now: c.now})
+	s := scheduler.NewScanner(scheduler.ScannerConfig{DB: env.DB, Cipher: env.Cipher, MaxConns: 8, Logger: env.Logger, Now: c.now,
+		AllowedDBHosts: []string{env.DB.Host(), "localhost"}})
 	t.Cleanup(s.Close)
 	return changedSetup{env: env, users: names, clock: c, s: s}
 }
