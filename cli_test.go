@@ -280,26 +280,8 @@ func TestCLIStatusSaysChromiumRunsWithoutItsSandbox(t *testing.T) {
 func TestCLICaptureChecksThePageAgainstGrafanasDashboard(t *testing.T) {
 	envFile, cli := cliEnv(t)
 	ctx := t.Context()
-	database, _ := dbtest.NewDatabase(t)
-	if err := grafanatest.CreateRunTable(ctx, dbtest.Connect(t, database), cg.KindTiming, "gcd_nangate45_cli", grafanatest.SampleRun{}); err != nil {
-		t.Fatal(err)
-	}
-	g := grafanatest.New(t)
-	ds := g.AddDataSource(grafanatest.DataSource{Name: "timing", Type: grafana.PostgresType, URL: "127.0.0.1:5432", User: "postgres",
-		JSONData: map[string]any{"database": database, "sslmode": "disable"}})
-	client, err := grafana.New(grafana.Config{BaseURL: g.URL, Token: cg.Secret(g.Token)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	templates, err := grafana.LoadTemplates("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dash, uid, err := templates.Render(grafana.RenderRequest{User: "alice", Kind: cg.KindTiming, Table: "gcd_nangate45_cli", DataSourceUID: ds.UID,
-		Run: grafana.RunInfo{Design: "gcd", Platform: "nangate45", RunID: "cli"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	run := grafanatest.NewTimingRun(t, "gcd_nangate45_cli", "cli")
+	g, client, dash, uid := run.Grafana, run.Client, run.Dashboard, run.UID
 	saved, err := client.SaveDashboard(ctx, grafana.SaveDashboardRequest{Dashboard: dash, Overwrite: true})
 	if err != nil {
 		t.Fatal(err)

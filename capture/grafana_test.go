@@ -4,7 +4,6 @@ import (
 	"testing"
 
 	"credential-grafana/cg"
-	"credential-grafana/db/dbtest"
 	"credential-grafana/grafana"
 	"credential-grafana/grafana/grafanatest"
 )
@@ -17,26 +16,8 @@ import (
 func TestRecordGIF_FakeGrafanaDashboardSweepsTheStages(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	database, _ := dbtest.NewDatabase(t)
-	if err := grafanatest.CreateRunTable(ctx, dbtest.Connect(t, database), cg.KindTiming, "gcd_nangate45_r1", grafanatest.SampleRun{}); err != nil {
-		t.Fatal(err)
-	}
-	g := grafanatest.New(t)
-	ds := g.AddDataSource(grafanatest.DataSource{Name: "timing", Type: grafana.PostgresType, URL: "127.0.0.1:5432", User: "postgres",
-		JSONData: map[string]any{"database": database, "sslmode": "disable"}})
-	client, err := grafana.New(grafana.Config{BaseURL: g.URL, Token: cg.Secret(g.Token)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	templates, err := grafana.LoadTemplates("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dash, uid, err := templates.Render(grafana.RenderRequest{User: "alice", Kind: cg.KindTiming, Table: "gcd_nangate45_r1", DataSourceUID: ds.UID,
-		Run: grafana.RunInfo{Design: "gcd", Platform: "nangate45", RunID: "r1"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	run := grafanatest.NewTimingRun(t, "gcd_nangate45_r1", "r1")
+	g, client, dash, uid := run.Grafana, run.Client, run.Dashboard, run.UID
 	steps, err := client.CheckDashboard(ctx, dash, cg.KindTiming)
 	if err != nil || len(steps) < 3 {
 		t.Fatalf("steps %v: %v", steps, err)

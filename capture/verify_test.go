@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"credential-grafana/cg"
-	"credential-grafana/db/dbtest"
 	"credential-grafana/grafana"
 	"credential-grafana/grafana/grafanatest"
 )
@@ -103,28 +102,10 @@ func TestRecordGIF_RefusesAPanelStillLoading(t *testing.T) {
 func TestRecordGIF_FakeGrafanaPanelErrorCarriesGrafanasMessage(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	database, _ := dbtest.NewDatabase(t)
-	if err := grafanatest.CreateRunTable(ctx, dbtest.Connect(t, database), cg.KindTiming, "gcd_nangate45_r2", grafanatest.SampleRun{}); err != nil {
-		t.Fatal(err)
-	}
-	g := grafanatest.New(t)
-	ds := g.AddDataSource(grafanatest.DataSource{Name: "timing", Type: grafana.PostgresType, URL: "127.0.0.1:5432", User: "postgres",
-		JSONData: map[string]any{"database": database, "sslmode": "disable"}})
-	client, err := grafana.New(grafana.Config{BaseURL: g.URL, Token: cg.Secret(g.Token)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	templates, err := grafana.LoadTemplates("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dash, uid, err := templates.Render(grafana.RenderRequest{User: "alice", Kind: cg.KindTiming, Table: "gcd_nangate45_r2", DataSourceUID: ds.UID,
-		Run: grafana.RunInfo{Design: "gcd", Platform: "nangate45", RunID: "r2"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	run := grafanatest.NewTimingRun(t, "gcd_nangate45_r2", "r2")
+	g, client, dash, uid := run.Grafana, run.Client, run.Dashboard, run.UID
 	dash["panels"] = append(dash["panels"].([]any), map[string]any{"id": 99, "type": "table", "pluginVersion": grafana.PluginVersion, "title": "Broken", "gridPos": map[string]any{"x": 0, "y": 80, "w": 6, "h": 4},
-		"datasource": map[string]any{"type": grafana.PostgresType, "uid": ds.UID},
+		"datasource": map[string]any{"type": grafana.PostgresType, "uid": run.DataSourceUID},
 		"targets":    []any{map[string]any{"refId": "A", "rawSql": "SELECT * FROM missing_table", "format": "table"}}})
 	saved, err := client.SaveDashboard(ctx, grafana.SaveDashboardRequest{Dashboard: dash, Overwrite: true})
 	if err != nil {
