@@ -47,15 +47,18 @@ func TestServiceDashboardShowsRunsPostsFailuresAndQueue(t *testing.T) {
 	}
 
 	// A small history: alice posted one run after an hour, one failed at capture, one
-	// did not fit its kind; one job is waiting.
+	// did not fit its kind; one job is waiting. All three were found yesterday at noon, so
+	// they fall on one day whatever time the test runs (now() - 1 hour is yesterday just
+	// after midnight).
+	const yesterdayNoon = "(date_trunc('day', now()) - interval '12 hours')"
 	for _, sql := range []string{
 		`INSERT INTO users (username, status, api_key_hash) VALUES ('alice', 'active', '\x0102')`,
 		`INSERT INTO dashboards (user_id, kind, table_name, dashboard_uid, state, step, created_at, slack_sent_at)
-		 SELECT id, 'TIMING', 'gcd_run1', 'cg-a-1', 'posted', 'post', now() - interval '1 hour', now() FROM users WHERE username = 'alice'`,
-		`INSERT INTO dashboards (user_id, kind, table_name, dashboard_uid, state, step, last_error)
-		 SELECT id, 'QOR', 'gcd_run2', 'cg-a-2', 'failed', 'capture', 'capture timed out waiting for panel Area' FROM users WHERE username = 'alice'`,
-		`INSERT INTO dashboards (user_id, kind, table_name, dashboard_uid, state, reason)
-		 SELECT id, 'DRC', 'notes', 'cg-a-3', 'incompatible', 'table notes is missing columns rule (text)' FROM users WHERE username = 'alice'`,
+		 SELECT id, 'TIMING', 'gcd_run1', 'cg-a-1', 'posted', 'post', ` + yesterdayNoon + `, ` + yesterdayNoon + ` + interval '1 hour' FROM users WHERE username = 'alice'`,
+		`INSERT INTO dashboards (user_id, kind, table_name, dashboard_uid, state, step, last_error, created_at)
+		 SELECT id, 'QOR', 'gcd_run2', 'cg-a-2', 'failed', 'capture', 'capture timed out waiting for panel Area', ` + yesterdayNoon + ` FROM users WHERE username = 'alice'`,
+		`INSERT INTO dashboards (user_id, kind, table_name, dashboard_uid, state, reason, created_at)
+		 SELECT id, 'DRC', 'notes', 'cg-a-3', 'incompatible', 'table notes is missing columns rule (text)', ` + yesterdayNoon + ` FROM users WHERE username = 'alice'`,
 		`INSERT INTO river_job (kind, args, max_attempts, queue, state, scheduled_at) VALUES ('record', '{}', 25, 'record', 'scheduled', now() + interval '1 hour')`,
 	} {
 		if _, err := m.DB.Pool.Exec(ctx, sql); err != nil {
