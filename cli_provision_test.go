@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -252,17 +251,7 @@ func TestCLIFiveConcurrentAddsOfOneNameLeaveNoPasswordInTheServerLog(t *testing.
 	// password.
 	racer := dbtest.UniqueName("racer")
 	commandstest.DropUserLater(t, racer)
-	var wg sync.WaitGroup
-	codes := make([]int, 5)
-	errs := make([]string, 5)
-	for i := range codes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			codes[i], _, errs[i] = cli("", "user", "add", racer)
-		}()
-	}
-	wg.Wait()
+	codes, _ := concurrentAdds(cli, racer, 5)
 	if code, out, errOut := cli("", "user", "retry", racer); code != 0 {
 		t.Fatalf("user retry %s after five concurrent adds (exit codes %v): %d %s %s", racer, codes, code, out, errOut)
 	}

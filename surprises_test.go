@@ -29,17 +29,7 @@ func TestCLIConcurrentAddsOfOneNameSayItIsBeingCreated(t *testing.T) {
 	}
 	racer := dbtest.UniqueName("racer")
 	commandstest.DropUserLater(t, racer)
-	var wg sync.WaitGroup
-	codes := make([]int, 5)
-	errs := make([]string, 5)
-	for i := range codes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			codes[i], _, errs[i] = cli("", "user", "add", racer)
-		}()
-	}
-	wg.Wait()
+	codes, errs := concurrentAdds(cli, racer, 5)
 	created := 0
 	for i, code := range codes {
 		switch {
@@ -266,4 +256,21 @@ func TestCLIStatusAndReadyzAgreeOnSlack(t *testing.T) {
 	if code, out, _ = cli("", "status"); !strings.Contains(out, "slack      FAILING") {
 		t.Fatalf("status after the app token was revoked: %d\n%s", code, out)
 	}
+}
+
+// concurrentAdds runs `user add name` n times at once through cli and returns each
+// exit code and standard error.
+func concurrentAdds(cli func(stdin string, args ...string) (int, string, string), name string, n int) ([]int, []string) {
+	var wg sync.WaitGroup
+	codes := make([]int, n)
+	errs := make([]string, n)
+	for i := range codes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			codes[i], _, errs[i] = cli("", "user", "add", name)
+		}()
+	}
+	wg.Wait()
+	return codes, errs
 }
