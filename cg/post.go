@@ -18,6 +18,19 @@ type Figure struct {
 	HigherIsBetter bool `json:"higher_is_better"`
 	// Decimals is how many decimals to show.
 	Decimals int `json:"decimals"`
+	// History is the design's last values of this figure, oldest first and this run's
+	// last (at most 10), in Unit, for the post's sparkline; Best the best value of all
+	// its runs so far, this one included. Both are set only when posting.
+	History []float64 `json:"history,omitempty"`
+	Best    *float64  `json:"best,omitempty"`
+}
+
+// BrokenRule is a regression rule a run broke, as recorded with the run and posted.
+type BrokenRule struct {
+	RuleID  int64  `json:"rule_id"`
+	Rule    string `json:"rule"`    // as stored, normalised: "wns < -0.05 ns"
+	Mention string `json:"mention"` // "<@U…>", "<!subteam^S…>", or ""
+	Detail  string `json:"detail"`  // what broke it: "WNS -0.081 ns is below -0.05 ns"
 }
 
 // Post is a recorded dashboard on its way to Slack.
@@ -41,7 +54,13 @@ type Post struct {
 	Figures      []Figure
 	// PreviousTable is the table the figures are compared with, if any.
 	PreviousTable string
-	At            time.Time
+	// FirstRun says this is the first run of Design recorded for the user and kind.
+	FirstRun bool
+	// TrendURL links to the design's trend dashboard, when there is one.
+	TrendURL string
+	// Broken lists the regression rules this run broke; the post says so first.
+	Broken []BrokenRule
+	At     time.Time
 }
 
 // ErrUploadGone is what a notifier's Share wraps when Slack no longer knows the upload
