@@ -8,6 +8,6 @@
 // stopping one hands its jobs over after Stop's grace.
 //
 // The scheduler orchestrates the db, grafana and capture adapters; Slack it reaches
-// only through the Notifier interface declared here, which main fills with the one from
+// only through the Notifier interface declared here, which internal/app fills with the one from
 // package bot.
 package scheduler

@@ -8,7 +8,7 @@ import (
 	"credential-grafana/cg"
 )
 
-// Notifier posts recorded dashboards to Slack. main hands the scheduler the one from
+// Notifier posts recorded dashboards to Slack. internal/app hands the scheduler the one from
 // package bot. Errors may implement RetryAfter() time.Duration (Slack rate-limited us:
 // try again after that long) or Permanent() bool (retrying cannot help: the bot is not
 // in the channel, the channel does not exist, the token was refused); the message of a

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"bytes"
@@ -149,7 +149,7 @@ func TestDoctorNamesEachFault(t *testing.T) {
 }
 
 func TestManifestScopes(t *testing.T) {
-	got := manifestScopes(slackManifest)
+	got := manifestScopes(testBuild.SlackManifest)
 	if len(got) < 5 || !slices.Contains(got, "chat:write") || !slices.Contains(got, "files:write") || slices.Contains(got, "") {
 		t.Errorf("manifest scopes %v", got)
 	}

@@ -1,8 +1,9 @@
-package main
+package app
 
 import (
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -76,7 +77,7 @@ func TestPrometheusDashboardNamesOnlyExposedMetrics(t *testing.T) {
 		return false
 	}
 
-	data, err := os.ReadFile("grafana/dashboards/prometheus.json")
+	data, err := os.ReadFile(filepath.Join(moduleRoot, "grafana", "dashboards", "prometheus.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

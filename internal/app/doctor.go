@@ -1,8 +1,7 @@
-package main
+package app
 
 import (
 	"context"
-	_ "embed"
 	"fmt"
 	"strings"
 
@@ -10,12 +9,6 @@ import (
 	"credential-grafana/cg"
 	"credential-grafana/commands"
 )
-
-// slackManifest is the Slack app manifest users create the app from; doctor checks the
-// bot token against the scopes it asks for.
-//
-//go:embed slack-app-manifest.yaml
-var slackManifest string
 
 // manifestScopes returns the bot scopes the manifest asks for (the items under
 // oauth_config → scopes → bot).
@@ -53,7 +46,7 @@ func (m *Main) doctorConfig() commands.DoctorConfig {
 	}
 	d.Slack = func(ctx context.Context) []cg.Finding {
 		return bot.Doctor(ctx, bot.DoctorConfig{APIURL: cfg.SlackAPIURL, BotToken: cfg.SlackBotToken, AppToken: cfg.SlackAppToken,
-			ChannelID: cfg.SlackChannelID, Needed: manifestScopes(slackManifest)})
+			ChannelID: cfg.SlackChannelID, Needed: manifestScopes(cfg.slackManifest)})
 	}
 	return d
 }

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"bytes"
@@ -25,6 +25,7 @@ func TestDistTarballStartsAndServesHealthz(t *testing.T) {
 	t.Parallel()
 	out := t.TempDir()
 	build := exec.Command("make", "dist", "DIST_DIR="+out, "VERSION=9.9.9-test")
+	build.Dir = moduleRoot
 	if b, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("make dist: %v\n%s", err, b)
 	}
@@ -101,7 +102,7 @@ func TestComposeFileIsValid(t *testing.T) {
 	}
 	dir := t.TempDir()
 	for _, f := range []string{"compose.yaml", "Dockerfile"} {
-		b, err := os.ReadFile(f)
+		b, err := os.ReadFile(filepath.Join(moduleRoot, f))
 		if err != nil {
 			t.Fatal(err)
 		}

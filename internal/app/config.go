@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"cmp"
@@ -135,6 +135,9 @@ type Config struct {
 	// command is the CLI command this process runs ("" or "serve" for the service): a
 	// one-shot command gets db.CLIBudget.
 	command string
+	// slackManifest is slack-app-manifest.yaml's text (Build.SlackManifest): doctor
+	// checks the bot token against the scopes it asks for.
+	slackManifest string
 }
 
 // Budget is how the process's connections to the cluster are split: PG_CONNECTIONS

@@ -1,7 +1,8 @@
-package main
+package app
 
 import (
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -12,7 +13,7 @@ import (
 // Slack's method reference), each with a comment naming the call that needs it. A scope
 // no call uses (channels:read, groups:read, users:read, the history scopes) is refused.
 func TestManifestAsksForExactlyTheScopesTheCallsUse(t *testing.T) {
-	raw, err := os.ReadFile("slack-app-manifest.yaml")
+	raw, err := os.ReadFile(filepath.Join(moduleRoot, "slack-app-manifest.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"bytes"
@@ -32,6 +32,10 @@ import (
 // TestMain lets the test binary be the service: the end-to-end tests start it again
 // with CG_TEST_SERVE=1 to run `serve` as a real process they can kill.
 func TestMain(m *testing.M) {
+	if err := loadTestBuild(); err != nil {
+		fmt.Fprintln(os.Stderr, "read the module root's files:", err)
+		os.Exit(1)
+	}
 	if os.Getenv("CG_TEST_SERVE") == "1" {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		code := run(ctx, []string{"serve", "--env-file", ""}, os.Stdin, os.Stdout, os.Stderr)

@@ -1,9 +1,8 @@
-package main
+package app
 
 import (
 	"context"
 	"crypto/rand"
-	_ "embed"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -17,11 +16,14 @@ import (
 	"credential-grafana/commands"
 )
 
-// version is set at build time with -ldflags "-X main.version=…".
-var version = "dev"
-
-//go:embed .env.example
-var envExample string
+// Build is what only the main package knows: the version the linker stamped into it
+// (-ldflags "-X main.version=…", see the Makefile) and the two files of the module root
+// it embeds, out of this package's reach (go:embed sees only its own directory).
+type Build struct {
+	Version       string
+	EnvExample    string // .env.example: the text `init` writes .env from
+	SlackManifest string // slack-app-manifest.yaml: doctor checks the bot token against its scopes
+}
 
 const usage = `credential-grafana — EDA run tables to Grafana dashboards, GIFs and Slack posts.
 
@@ -117,8 +119,16 @@ func parseArgs(args []string) (cliArgs, error) {
 
 func (a cliArgs) flag(name string) bool { return a.flags[name] == "true" }
 
-// run is the whole CLI; main only supplies the process's streams and exits with its code.
-func run(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
+// Run is the whole CLI: it parses argv (the arguments after the program's name), runs
+// the command and returns the process's exit code. main only supplies the build, the
+// process's streams and a context cancelled on SIGINT/SIGTERM, and exits with the code.
+//
+// The commands are dispatched below: the one-shot ones before the configuration is
+// loaded, then serve and migrate, then each group's runXCommand (cli_keys.go,
+// cli_pipeline.go; a new group adds its file and one call beside theirs), then
+// runCommand for user and cred. A new command also goes into the list of known
+// commands and its flags into known (and valueFlags when they take a value).
+func Run(ctx context.Context, b Build, argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	args, err := parseArgs(argv)
 	if err != nil {
 		return fail(stderr, err)
@@ -140,10 +150,10 @@ func run(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.
 	}
 	switch args.pos[0] {
 	case "version":
-		fmt.Fprintln(stdout, "credential-grafana", version)
+		fmt.Fprintln(stdout, "credential-grafana", b.Version)
 		return 0
 	case "init":
-		return initEnv(envFile, stdout, stderr)
+		return initEnv(b.EnvExample, envFile, stdout, stderr)
 	case "serve", "migrate", "user", "cred", "scan", "dashboards", "recapture", "status", "doctor", "capture", "rekey":
 	default:
 		return fail(stderr, cg.Errorf(cg.EINVALID, "unknown command %q (see `credential-grafana help`)", args.pos[0]))
@@ -155,6 +165,7 @@ func run(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.
 		return 2
 	}
 	cfg.command = args.pos[0] // a one-shot command holds at most 2 connections (see Config.Budget)
+	cfg.slackManifest = b.SlackManifest
 	if args.pos[0] != "serve" && cfg.LogLevel == "info" {
 		cfg.LogLevel = "warn" // one-shot commands print results, not progress
 	}
@@ -461,12 +472,15 @@ func (p printer) credentials(list []cg.Credential) error {
 
 var generatedLine = regexp.MustCompile(`(?m)^(CREDENTIALS_KEY|ADMIN_API_TOKEN)=.*$`)
 
-// initEnv writes envFile from .env.example with a fresh CREDENTIALS_KEY and
-// ADMIN_API_TOKEN, unless it exists.
-func initEnv(envFile string, stdout, stderr io.Writer) int {
+// initEnv writes envFile from envExample (.env.example's text) with a fresh
+// CREDENTIALS_KEY and ADMIN_API_TOKEN, unless it exists.
+func initEnv(envExample, envFile string, stdout, stderr io.Writer) int {
 	if _, err := os.Stat(envFile); err == nil {
 		fmt.Fprintf(stdout, "%s exists; leaving it as it is\n", envFile)
 		return 0
+	}
+	if envExample == "" {
+		return fail(stderr, fmt.Errorf("this binary was built without .env.example: copy the file from the source and set CREDENTIALS_KEY and ADMIN_API_TOKEN in it"))
 	}
 	text := generatedLine.ReplaceAllStringFunc(envExample, func(line string) string {
 		name, _, _ := strings.Cut(line, "=")
