@@ -7,17 +7,18 @@ import (
 	"credential-grafana/db"
 )
 
-// Rekey seals every stored secret again under CREDENTIALS_KEY (see db.Credentials.Rekey:
-// batches of batch values, default 100, each in a transaction, so an interruption loses
-// nothing and a second run finishes). Values under a key that is not configured are
-// left alone and listed in the result's Left. Only administrators may; the run is
+// Rekey seals every stored secret again under CREDENTIALS_KEY, the users' credentials
+// and the service's own secrets (see db.Credentials.Rekey: batches of batch values,
+// default 100, each in a transaction, so an interruption loses nothing and a second run
+// finishes). Values under a key that is not configured are left alone and listed in the
+// result's Left, each with what to do. Only administrators may; the run is
 // audited, an interrupted one too, with what it had done.
 func (s *Service) Rekey(ctx context.Context, actor Actor, batch int) (db.RekeyResult, error) {
 	if err := requireAdmin(actor, "re-encrypt credentials"); err != nil {
 		return db.RekeyResult{}, err
 	}
 	res, err := s.creds.Rekey(ctx, batch)
-	detail := map[string]any{"resealed": res.Resealed, "current": res.Current, "left": len(res.Left)}
+	detail := map[string]any{"resealed": res.Resealed, "service_resealed": res.Service, "current": res.Current, "left": len(res.Left)}
 	if err != nil {
 		detail["interrupted"] = true
 	}

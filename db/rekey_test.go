@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -154,5 +155,62 @@ func TestRekeyResealsOldValuesLeavesUnknownOnesAndSurvivesAnInterruption(t *test
 	}
 	if kc, err := creds.CountByKey(ctx); err != nil || kc != (db.KeyCounts{Current: 8, Unknown: 1}) {
 		t.Fatalf("counts after: %+v %v", kc, err)
+	}
+}
+
+// The service's own secrets (service_secrets) are rotated with the users' credentials:
+// rekey reseals the one under the previous key, so it opens once that key is removed,
+// names it in its result, counts it in CountByKey, and names with what to do the one
+// under a key that is gone, leaving it as it is.
+func TestRekeyResealsTheServicesOwnSecrets(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d := openMigrated(t)
+	oldKey, newKey, lostKey := bytes.Repeat([]byte{4}, 32), bytes.Repeat([]byte{5}, 32), bytes.Repeat([]byte{6}, 32)
+	oldCipher, _ := db.NewCipher(oldKey)
+	lostCipher, _ := db.NewCipher(lostKey)
+	if err := d.ServiceSecrets(oldCipher).Set(ctx, db.SecretGrafanaToken, "glsa_service_token_0123456789"); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.ServiceSecrets(lostCipher).Set(ctx, db.SecretMonitorPassword, "lost-monitor-password"); err != nil {
+		t.Fatal(err)
+	}
+	u, err := d.Users().Insert(ctx, "svc", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Credentials(oldCipher).Set(ctx, u.ID, "db_pass", "user-secret", true); err != nil {
+		t.Fatal(err)
+	}
+	ring, _ := db.NewCipher(newKey, oldKey)
+	creds := d.Credentials(ring)
+	if kc, err := creds.CountByKey(ctx); err != nil || kc != (db.KeyCounts{Previous: 2, Unknown: 1}) {
+		t.Fatalf("counts before: %+v %v", kc, err)
+	}
+	res, err := creds.Rekey(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Resealed != 2 || len(res.Service) != 1 || res.Service[0] != db.SecretGrafanaToken || len(res.Left) != 1 {
+		t.Fatalf("rekey: %+v", res)
+	}
+	l := res.Left[0]
+	if !l.Service || l.User != "" || l.Key != db.SecretMonitorPassword || l.KeyID != db.KeyID(lostKey) ||
+		!strings.Contains(l.Reason, "CREDENTIALS_KEY_PREVIOUS") || !strings.Contains(l.Reason, "start the service") {
+		t.Fatalf("the service secret under the lost key: %+v", l)
+	}
+	onlyNew, _ := db.NewCipher(newKey) // CREDENTIALS_KEY_PREVIOUS removed
+	if tok, err := d.ServiceSecrets(onlyNew).Get(ctx, db.SecretGrafanaToken); err != nil || tok.Reveal() != "glsa_service_token_0123456789" {
+		t.Fatalf("the service's Grafana token without the old key: %q %v", tok.Reveal(), err)
+	}
+	if _, err := d.ServiceSecrets(onlyNew).Get(ctx, db.SecretMonitorPassword); !errors.Is(err, db.ErrUnknownKey) {
+		t.Fatalf("the secret under the lost key was changed: %v", err)
+	}
+	if kc, err := d.Credentials(onlyNew).CountByKey(ctx); err != nil || kc != (db.KeyCounts{Current: 2, Unknown: 1}) {
+		t.Fatalf("counts after: %+v %v", kc, err)
+	}
+	again, err := d.Credentials(onlyNew).Rekey(ctx, 0)
+	if err != nil || again.Resealed != 0 || again.Current != 2 || len(again.Left) != 1 {
+		t.Fatalf("second rekey is not a no-op: %+v %v", again, err)
 	}
 }

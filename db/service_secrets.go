@@ -76,3 +76,66 @@ func (r ServiceSecrets) SetIfAbsent(ctx context.Context, name string, value cg.S
 	}
 	return r.Get(ctx, name)
 }
+
+// serviceSecretFix is what to do about a service secret that does not open and whose
+// key is lost: each is made again by the service itself.
+var serviceSecretFix = map[string]string{
+	SecretGrafanaToken:    "start the service (serve): with GRAFANA_USER/GRAFANA_PASSWORD set it makes itself a new Grafana token",
+	SecretMonitorPassword: "start the service (serve): it sets a new password on the read-only role of its own dashboard",
+}
+
+// rekey seals every service secret not under the current key again, in one
+// transaction (there are a few), and adds what it did to res. One that does not open is
+// left as it is and listed in res.Left, named, with what to do.
+func (r ServiceSecrets) rekey(ctx context.Context, res *RekeyResult) error {
+	tx, err := r.db.Pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("rekey the service's secrets: begin: %w", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // after Commit it is a no-op
+	rows, err := tx.Query(ctx, `SELECT name, value_cipher FROM service_secrets WHERE substring(value_cipher from 2 for 4) <> $1
+		ORDER BY name FOR UPDATE`, r.cipher.current[:])
+	if err != nil {
+		return fmt.Errorf("rekey the service's secrets: read: %w", err)
+	}
+	type row struct {
+		name   string
+		sealed []byte
+	}
+	list, err := pgx.CollectRows(rows, func(rw pgx.CollectableRow) (row, error) {
+		var x row
+		return x, rw.Scan(&x.name, &x.sealed)
+	})
+	if err != nil {
+		return fmt.Errorf("rekey the service's secrets: read: %w", err)
+	}
+	var resealed []string
+	var left []RekeyLeft
+	for _, x := range list {
+		plain, err := r.cipher.Open(x.sealed, serviceOwner(x.name))
+		if err != nil {
+			id := sealedKeyID(x.sealed)
+			fix, ok := serviceSecretFix[x.name]
+			if !ok {
+				fix = "start the service (serve), which makes it again"
+			}
+			left = append(left, RekeyLeft{Service: true, Key: x.name, KeyID: id, Reason: unopenedReason(err, id, fix)})
+			continue
+		}
+		sealed, err := r.cipher.Seal(plain, serviceOwner(x.name))
+		if err != nil {
+			return fmt.Errorf("rekey: seal service secret %s: %w", x.name, err)
+		}
+		if _, err := tx.Exec(ctx, "UPDATE service_secrets SET value_cipher = $2, updated_at = now() WHERE name = $1", x.name, sealed); err != nil {
+			return fmt.Errorf("rekey: store service secret %s: %w", x.name, err)
+		}
+		resealed = append(resealed, x.name)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("rekey the service's secrets: commit: %w", err)
+	}
+	res.Resealed += len(resealed)
+	res.Service = append(res.Service, resealed...)
+	res.Left = append(res.Left, left...)
+	return nil
+}

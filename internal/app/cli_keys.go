@@ -121,7 +121,14 @@ func runKeyCommand(ctx context.Context, m *Main, args cliArgs, out printer) (boo
 				keyID = c.CurrentKeyID()
 			}
 			fmt.Fprintf(out.w, "re-encrypted %d values under CREDENTIALS_KEY (key %s); %d were under it already\n", res.Resealed, keyID, res.Current)
+			for _, name := range res.Service {
+				fmt.Fprintf(out.w, "  resealed  the service's own %s\n", name)
+			}
 			for _, l := range res.Left {
+				if l.Service {
+					fmt.Fprintf(out.w, "  left  the service's own %s: %s\n", l.Key, l.Reason)
+					continue
+				}
 				fmt.Fprintf(out.w, "  left  %s %s: %s\n", l.User, l.Key, l.Reason)
 			}
 			if len(res.Left) == 0 {
@@ -129,7 +136,7 @@ func runKeyCommand(ctx context.Context, m *Main, args cliArgs, out printer) (boo
 			}
 		}
 		if len(res.Left) > 0 {
-			return true, cg.Errorf(cg.ECONFLICT, "%d values are left under keys that are not configured: put those keys in CREDENTIALS_KEY_PREVIOUS and run rekey again, or set the values again", len(res.Left))
+			return true, cg.Errorf(cg.ECONFLICT, "%d values are left under keys that are not configured: put those keys in CREDENTIALS_KEY_PREVIOUS and run rekey again, or do what the line of each says", len(res.Left))
 		}
 		return true, nil
 	case args.pos[0] == "user" && len(args.pos) > 1 && args.pos[1] == "key":

@@ -3,6 +3,7 @@ package app
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"os"
@@ -283,6 +284,24 @@ func TestRekeyFromTheCLIResealsOldValuesReportsLostOnesAndStatusCountsThem(t *te
 	envFile, user, cli := cliUser(t)
 	sealUnderForeignKey(t, envFile, user, "db_pass")
 	viewerPass := revealExact(t, cli, user, "db_viewer_pass")
+	// The service's own Grafana token, under the key that becomes the previous one.
+	serviceToken := "glsa_made_by_the_service_0123456789"
+	conn := dbtest.Connect(t, masterDatabase(t, envFile))
+	oldKey, err := base64.StdEncoding.DecodeString(testKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldCipher, err := db.NewCipher(oldKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealedToken, err := oldCipher.Seal(serviceToken, "service/"+db.SecretGrafanaToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(context.Background(), "INSERT INTO service_secrets (name, value_cipher) VALUES ($1, $2)", db.SecretGrafanaToken, sealedToken); err != nil {
+		t.Fatal(err)
+	}
 	content, err := os.ReadFile(envFile)
 	if err != nil {
 		t.Fatal(err)
@@ -296,18 +315,19 @@ func TestRekeyFromTheCLIResealsOldValuesReportsLostOnesAndStatusCountsThem(t *te
 		t.Fatal(err)
 	}
 	code, out, errOut := cli("", "status")
-	if code != 0 || !strings.Contains(out, "secrets    0 under CREDENTIALS_KEY, 1 under an old key") || !strings.Contains(out, "1 under a key that is not configured") {
+	if code != 0 || !strings.Contains(out, "secrets    0 under CREDENTIALS_KEY, 2 under an old key") || !strings.Contains(out, "1 under a key that is not configured") {
 		t.Fatalf("status before rekey: %d\n%s\n%s", code, out, errOut)
 	}
 	code, out, errOut = cli("", "rekey")
-	if code != 1 || !strings.Contains(out, "re-encrypted 1 values") || !strings.Contains(out, "left  "+user+" db_pass") ||
+	if code != 1 || !strings.Contains(out, "re-encrypted 2 values") || !strings.Contains(out, "resealed  the service's own "+db.SecretGrafanaToken) ||
+		!strings.Contains(out, "left  "+user+" db_pass") ||
 		!strings.Contains(errOut, "CREDENTIALS_KEY_PREVIOUS") {
 		t.Fatalf("rekey: %d\n%s\n%s", code, out, errOut)
 	}
-	if code, out, _ = cli("", "rekey"); code != 1 || !strings.Contains(out, "re-encrypted 0 values") || !strings.Contains(out, "1 were under it already") {
+	if code, out, _ = cli("", "rekey"); code != 1 || !strings.Contains(out, "re-encrypted 0 values") || !strings.Contains(out, "2 were under it already") {
 		t.Fatalf("second rekey: %d\n%s", code, out)
 	}
-	if code, out, _ = cli("", "status"); code != 0 || !strings.Contains(out, "secrets    1 under CREDENTIALS_KEY, 1 under a key") || strings.Contains(out, "old key") {
+	if code, out, _ = cli("", "status"); code != 0 || !strings.Contains(out, "secrets    2 under CREDENTIALS_KEY, 1 under a key") || strings.Contains(out, "old key") {
 		t.Fatalf("status after rekey: %d\n%s", code, out)
 	}
 	// The old key can go: the resealed value opens with the new key alone.
@@ -318,7 +338,14 @@ func TestRekeyFromTheCLIResealsOldValuesReportsLostOnesAndStatusCountsThem(t *te
 	if got := revealExact(t, cli, user, "db_viewer_pass"); got != viewerPass {
 		t.Fatalf("db_viewer_pass after rekey is %q", got)
 	}
-	conn := dbtest.Connect(t, masterDatabase(t, envFile))
+	var resealedToken []byte
+	if err := conn.QueryRow(context.Background(), "SELECT value_cipher FROM service_secrets WHERE name = $1", db.SecretGrafanaToken).Scan(&resealedToken); err != nil {
+		t.Fatal(err)
+	}
+	newCipher, _ := db.NewCipher(bytes.Repeat([]byte{2}, 32)) // newKey
+	if got, err := newCipher.Open(resealedToken, "service/"+db.SecretGrafanaToken); err != nil || got != serviceToken {
+		t.Fatalf("the service's Grafana token after rekey, with the new key alone: %q %v", got, err)
+	}
 	var audited int
 	if err := conn.QueryRow(context.Background(), "SELECT count(*) FROM audit_log WHERE action = 'credentials.rekey'").Scan(&audited); err != nil || audited != 2 {
 		t.Fatalf("audited rekeys: %d %v", audited, err)
