@@ -49,3 +49,29 @@ func (d *DB) ForgetGIF(ctx context.Context, path string) (int64, error) {
 	}
 	return tag.RowsAffected(), nil
 }
+
+// scanLock is the advisory lock key that lets one replica scan at a time.
+const scanLock int64 = 0x63675f7363616e // "cg_scan"
+
+// TryLockScan takes the scan's lock on a connection of the pool, which it holds until
+// unlock releases both; the scan reads the master database on held meanwhile, so that
+// it needs no second connection. It reports false (holding nothing) when another
+// replica scans.
+func (d *DB) TryLockScan(ctx context.Context) (held QueryRower, unlock func(), ok bool, err error) {
+	conn, err := d.Pool.Acquire(ctx)
+	if err != nil {
+		return nil, func() {}, false, fmt.Errorf("scan: acquire master connection: %w", err)
+	}
+	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", scanLock).Scan(&ok); err != nil {
+		conn.Release()
+		return nil, func() {}, false, fmt.Errorf("scan: take lock: %w", err)
+	}
+	if !ok {
+		conn.Release()
+		return nil, func() {}, false, nil
+	}
+	return conn, func() {
+		_, _ = conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", scanLock)
+		conn.Release()
+	}, true, nil
+}

@@ -98,7 +98,8 @@ type PipelineConfig struct {
 	// 10 minutes. Defaults to 5 seconds.
 	RetryBase time.Duration
 	// MaxAttempts of each job. Defaults to 12: with the default RetryBase the 11 retries
-	// wait about 51 minutes in all (55–60 with jitter), so a job gives up after about an hour.
+	// wait about 51 minutes in all (51–61 with retryPolicy's jitter of up to 20%, 56 on
+	// average), so a job gives up after about an hour.
 	MaxAttempts int
 	// JobTimeout bounds one run of a job. Defaults to 10 minutes.
 	JobTimeout time.Duration

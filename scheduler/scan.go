@@ -18,9 +18,6 @@ import (
 	"credential-grafana/grafana"
 )
 
-// scanLock is the advisory lock key that lets one replica scan at a time.
-const scanLock = 0x63675f7363616e // "cg_scan"
-
 // ErrScanRunning means a scan was not started because one is under way, in this
 // process or in another replica.
 var ErrScanRunning = errors.New("a scan is already running")
@@ -162,19 +159,14 @@ func (s *Scanner) ScanOnce(ctx context.Context, opt ScanOptions) (*ScanResult, e
 		return nil, ErrScanRunning
 	}
 	defer s.running.Unlock()
-	lockConn, err := s.cfg.DB.Pool.Acquire(ctx)
+	lockConn, unlock, locked, err := s.cfg.DB.TryLockScan(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("scan: acquire master connection: %w", err)
-	}
-	defer lockConn.Release()
-	var locked bool
-	if err := lockConn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", scanLock).Scan(&locked); err != nil {
-		return nil, fmt.Errorf("scan: take lock: %w", err)
+		return nil, err
 	}
 	if !locked {
 		return nil, ErrScanRunning
 	}
-	defer func() { _, _ = lockConn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", scanLock) }()
+	defer unlock()
 
 	s.conns.closeIdle(15 * time.Minute)
 	res := &ScanResult{StartedAt: time.Now()}
