@@ -226,8 +226,8 @@ type Status struct {
 	Failures   []cg.Dashboard            `json:"failures,omitempty"` // the newest failed records
 	// GIFDisk is what GIF_CAPTURE_DIR uses on disk (administrators only).
 	GIFDisk *scheduler.DiskUsage `json:"gif_disk,omitempty"`
-	// Secrets counts the stored secret values by the key that sealed them (for an
-	// administrator only): values under a previous key want `rekey`, values under an
+	// Secrets counts the stored secret values, the service's own among them, by the key
+	// that sealed them (for an administrator only): values under a previous key want `rekey`, values under an
 	// unknown key do not decrypt.
 	Secrets *db.KeyCounts `json:"secrets,omitempty"`
 	// Hint points an administrator to doctor when a component is failing.
