@@ -142,6 +142,10 @@ type Pipeline struct {
 	stopping atomic.Bool
 
 	grafana *grafana.Clients
+
+	// stopBackfill and backfillDone end and await the run history's backfill at Start.
+	stopBackfill context.CancelFunc
+	backfillDone chan struct{}
 }
 
 // NewPipeline builds the pipeline and its River client.
@@ -242,6 +246,12 @@ func (p *Pipeline) Start(ctx context.Context) error {
 	if err := p.river.Start(ctx); err != nil {
 		return err
 	}
+	bctx, bcancel := context.WithCancel(ctx)
+	p.stopBackfill, p.backfillDone = bcancel, make(chan struct{})
+	go func() {
+		defer close(p.backfillDone)
+		p.backfillAtStart(bctx)
+	}()
 	lctx, cancel := context.WithCancel(ctx)
 	p.stopLiveness, p.livenessDone = cancel, make(chan struct{})
 	go func() {
@@ -261,6 +271,10 @@ func (p *Pipeline) Start(ctx context.Context) error {
 // by the others at their next beat.
 func (p *Pipeline) Stop(ctx context.Context) error {
 	p.stopping.Store(true)
+	if p.stopBackfill != nil {
+		p.stopBackfill()
+		<-p.backfillDone
+	}
 	err := p.river.Stop(ctx)
 	if p.stopLiveness != nil {
 		p.stopLiveness()
@@ -510,6 +524,12 @@ func (p *Pipeline) build(ctx context.Context, job *river.Job[BuildArgs]) error {
 	}
 	// The link names the org: a user in several orgs (or org isolation) opens it there.
 	link := strings.TrimRight(g.BaseURL(), "/") + saved.URL + "?orgId=" + strconv.FormatInt(orgID, 10)
+	// The run's history row is written before the record says "created": a failure is
+	// retried as this step's others are (the dashboard is saved again under the same UID,
+	// never a second one), and a created record always has its row.
+	if err := p.writeHistory(ctx, j.creds, j.user.Name, d.Kind, summary(d, facts.RunFacts, uid, link)); err != nil {
+		return p.retryErr(ctx, d, StepDashboard, err)
+	}
 	err = pgx.BeginFunc(ctx, p.cfg.DB.Pool, func(tx pgx.Tx) error {
 		if err := p.cfg.DB.Dashboards().MarkCreated(ctx, tx, d.ID, link, uid, facts.RunFacts); err != nil {
 			return err
@@ -865,6 +885,9 @@ func (p *Pipeline) buildPost(ctx context.Context, j job, facts db.RunFacts, toke
 		if found {
 			post.Figures, post.PreviousTable = compare(facts.Figures, prev), table
 		}
+	}
+	if err := p.trend(ctx, d, &post); err != nil {
+		return post, err
 	}
 	return post, nil
 }
