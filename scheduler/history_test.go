@@ -400,3 +400,76 @@ func roleConn(t *testing.T, user string, kind cg.Kind, role string) *pgx.Conn {
 	t.Cleanup(func() { _ = conn.Close(context.Background()) })
 	return conn
 }
+
+// A run whose history row cannot be written (a broken cg_history.runs in its database)
+// is not lost: its build step says why and retries, and once the history takes rows it
+// is posted, with one dashboard in Grafana and one post.
+func TestAFailedHistoryWriteIsRetriedWithoutASecondDashboardOrPost(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	w := newWorld(t)
+	dbname := cg.KindQOR.DatabaseName(w.user)
+	dbtest.Exec(t, dbname, "DROP TABLE cg_history.runs; CREATE TABLE cg_history.runs (table_name text PRIMARY KEY)")
+	w.createTable(t, cg.KindQOR, "aes_nangate45_r1", grafanatest.SampleRun{Design: "aes", Platform: "nangate45", RunID: "r1"})
+	res := w.scan(t)
+	if len(res.New) != 1 {
+		t.Fatalf("scan found %d new tables, want 1", len(res.New))
+	}
+	id := res.New[0].ID
+	d := w.waitFor(t, id, func(d cg.Dashboard) bool { return strings.Contains(d.LastError, "run history") })
+	if d.State != cg.DashboardPending || d.Step != scheduler.StepDashboard {
+		t.Fatalf("a failed history write left the record %s at step %s, want pending at the dashboard step", d.State, d.Step)
+	}
+	dbtest.Exec(t, dbname, "DROP TABLE cg_history.runs")
+	w.waitPosted(t, 1, 3*time.Minute)
+	if n := len(w.grafana.Dashboards()); n != 1 {
+		t.Errorf("%d dashboards in Grafana, want 1", n)
+	}
+	if n := len(w.slack.CompletedUploads()); n != 1 {
+		t.Errorf("%d posts, want 1", n)
+	}
+	var n int
+	if err := dbtest.Connect(t, dbname).QueryRow(ctx, "SELECT count(*) FROM cg_history.runs WHERE table_name = 'aes_nangate45_r1'").Scan(&n); err != nil || n != 1 {
+		t.Errorf("%d history rows of the run (%v), want 1", n, err)
+	}
+}
+
+// A user whose db_host is another server (here the same server under another name,
+// where its database has no history yet) has its history written with its owner
+// credentials: the owner role makes it, and the viewer reads it.
+func TestOnAnotherServerTheHistoryIsWrittenWithTheOwnerCredentials(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	hosts := []string{"127.0.0.1", "localhost"}
+	w := newWorld(t, func(c *scheduler.PipelineConfig) { c.AllowedDBHosts = hosts })
+	w.scanner.Close()
+	w.scanner = scheduler.NewScanner(scheduler.ScannerConfig{DB: w.env.DB, Cipher: w.env.Cipher, Enqueue: w.pipeline.Enqueue,
+		AllowedDBHosts: hosts, Logger: w.env.Logger})
+	t.Cleanup(w.scanner.Close)
+	u, err := w.env.DB.Users().ByName(ctx, w.user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.env.DB.Host() == "localhost" {
+		t.Skip("the master database is reached as localhost: no second name for the server")
+	}
+	if _, err := w.env.DB.Credentials(w.env.Cipher).Set(ctx, u.ID, "db_host", "localhost", false); err != nil {
+		t.Fatal(err)
+	}
+	dbname := cg.KindQOR.DatabaseName(w.user)
+	dbtest.Exec(t, dbname, "DROP SCHEMA cg_history CASCADE") // as on a server the service did not provision
+	w.createTable(t, cg.KindQOR, "aes_nangate45_r1", grafanatest.SampleRun{Design: "aes", Platform: "nangate45", RunID: "r1"})
+	w.scan(t)
+	w.waitPosted(t, 1, 3*time.Minute)
+	var owner string
+	if err := dbtest.Connect(t, dbname).QueryRow(ctx, "SELECT tableowner FROM pg_tables WHERE schemaname = 'cg_history' AND tablename = 'runs'").Scan(&owner); err != nil {
+		t.Fatalf("no history table: %v", err)
+	}
+	if owner != db.OwnerRole(w.user) {
+		t.Errorf("the history on another server is owned by %s, want the user's owner role %s", owner, db.OwnerRole(w.user))
+	}
+	var design string
+	if err := roleConn(t, w.user, cg.KindQOR, db.ViewerRole(w.user)).QueryRow(ctx, "SELECT design FROM cg_history.runs WHERE table_name = 'aes_nangate45_r1'").Scan(&design); err != nil || design != "aes" {
+		t.Errorf("the viewer reads design %q (%v), want aes", design, err)
+	}
+}
