@@ -215,3 +215,18 @@ func TestMatchSuggestsTheNearestCommand(t *testing.T) {
 		}
 	}
 }
+
+// The notification text (and the whole message when Slack refuses the blocks) carries
+// each figure's change, sparkline and best, and says a first run is the first.
+func TestPostTextCarriesTheTrend(t *testing.T) {
+	t.Parallel()
+	got := PostText(samplePosts["post_timing_trend"])
+	for _, want := range []string{"WNS -0.090 ns (+0.030 ns vs previous, ▃█▁▄, best -0.050 ns)", "Violating endpoints 3 (−4 vs previous, █▇▆▁, best so far)"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("PostText = %q, want it to contain %q", got, want)
+		}
+	}
+	if got := PostText(samplePosts["post_first_run"]); !strings.Contains(got, "The first run of ibex") || strings.Contains(got, "best") {
+		t.Errorf("PostText of a first run = %q, want it to say so and show no trend", got)
+	}
+}
