@@ -526,9 +526,14 @@ func (p *Pipeline) build(ctx context.Context, job *river.Job[BuildArgs]) error {
 	link := strings.TrimRight(g.BaseURL(), "/") + saved.URL + "?orgId=" + strconv.FormatInt(orgID, 10)
 	// The run's history row is written before the record says "created": a failure is
 	// retried as this step's others are (the dashboard is saved again under the same UID,
-	// never a second one), and a created record always has its row.
+	// never a second one). Only credentials that cannot reach the history at all (another
+	// server, no db_user) let the run go on without its row, and the log says why.
 	if err := p.writeHistory(ctx, j.creds, j.user.Name, d.Kind, summary(d, facts.RunFacts, uid, link)); err != nil {
-		return p.retryErr(ctx, d, StepDashboard, err)
+		if code := cg.ErrorCode(err); code != cg.EINVALID && code != cg.EFORBIDDEN {
+			return p.retryErr(ctx, d, StepDashboard, err)
+		}
+		p.log.Warn().Str("user", j.user.Name).Str("table", d.TableName).Str("reason", cg.ErrorMessage(err)).
+			Msg("the run is not in its database's run history")
 	}
 	err = pgx.BeginFunc(ctx, p.cfg.DB.Pool, func(tx pgx.Tx) error {
 		if err := p.cfg.DB.Dashboards().MarkCreated(ctx, tx, d.ID, link, uid, facts.RunFacts); err != nil {
