@@ -68,6 +68,23 @@ var samplePosts = map[string]cg.Post{
 			{Name: "Cells", Value: 17345, Previous: f(17345), Decimals: 0},
 		},
 	},
+	"post_timing_trend": {
+		User: "alice", Kind: cg.KindTiming, Database: "alice-timing_report", Table: "gcd_nangate45_run4",
+		Design: "gcd", Platform: "nangate45", RunID: "run4", Stage: "finish",
+		DashboardUID: "cg-alice-timing-6a3b0d2f", DashboardURL: "https://grafana.example.com/d/cg-alice-timing-6a3b0d2f",
+		Title: "TIMING · gcd on nangate45 · run4", PreviousTable: "gcd_nangate45_run3",
+		Figures: []cg.Figure{
+			{Name: "WNS", Value: -0.09, Unit: "ns", Previous: f(-0.12), HigherIsBetter: true, Decimals: 3,
+				History: []float64{-0.1, -0.05, -0.12, -0.09}, Best: f(-0.05)},
+			{Name: "Violating endpoints", Value: 3, Previous: f(7), Decimals: 0, History: []float64{9, 8, 7, 3}, Best: f(3)},
+		},
+	},
+	"post_first_run": {
+		User: "bob", Kind: cg.KindQOR, Database: "bob-qor", Table: "ibex_asap7_run1",
+		Design: "ibex", Platform: "asap7", RunID: "run1", FirstRun: true,
+		DashboardUID: "cg-bob-qor-11aa22bb", DashboardURL: "https://grafana.example.com/d/cg-bob-qor-11aa22bb",
+		Figures: []cg.Figure{{Name: "Area", Value: 1520.5, Unit: "µm²", Decimals: 1, History: []float64{1520.5}, Best: f(1520.5)}},
+	},
 	"post_drc": {
 		User: "bob", Kind: cg.KindDRC, Database: "bob-drc", Table: "ibex_asap7_run3",
 		Design: "ibex", Platform: "asap7", RunID: "run3",
@@ -135,6 +152,10 @@ func TestFigureFormatting(t *testing.T) {
 		{cg.Figure{Name: "Area", Value: 110, Unit: "µm²", Previous: f(100)}, "*Area*\n`110 µm²`  ↑ +10 µm² :small_red_triangle_down: worse"},
 		{cg.Figure{Name: "Util", Value: 40.04, Unit: "%", Previous: f(40.01), Decimals: 1}, "*Util*\n`40.0%`  → no change"},
 		{cg.Figure{Name: "DRC", Value: 2, Previous: f(9)}, "*DRC*\n`2`  ↓ −7 :white_check_mark: better"},
+		{cg.Figure{Name: "DRC", Value: 2, Previous: f(9), History: []float64{5, 9, 2}, Best: f(2)}, "*DRC*\n`2`  ↓ −7 :white_check_mark: better\n`▄█▁`  best so far"},
+		{cg.Figure{Name: "WNS", Value: -0.2, Unit: "ns", Decimals: 2, Previous: f(-0.1), HigherIsBetter: true, History: []float64{-0.1, -0.2}, Best: f(-0.1)},
+			"*WNS*\n`-0.20 ns`  ↓ −0.10 ns :small_red_triangle_down: worse\n`█▁`  best -0.10 ns"},
+		{cg.Figure{Name: "Area", Value: 7, History: []float64{7}, Best: f(7)}, "*Area*\n`7`"}, // a first run: no trend
 	} {
 		if got := FormatFigure(tc.fig); got != tc.want {
 			t.Errorf("FormatFigure(%+v) = %q, want %q", tc.fig, got, tc.want)
@@ -192,5 +213,20 @@ func TestMatchSuggestsTheNearestCommand(t *testing.T) {
 		if problem == nil || !strings.Contains(problem.Text, "Did you mean `"+esc(tc.want)) || !strings.Contains(problem.Text, "I understood `/cg "+tc.text) {
 			t.Errorf("%q: %+v, want a suggestion of %q", tc.text, problem, tc.want)
 		}
+	}
+}
+
+// The notification text (and the whole message when Slack refuses the blocks) carries
+// each figure's change, sparkline and best, and says a first run is the first.
+func TestPostTextCarriesTheTrend(t *testing.T) {
+	t.Parallel()
+	got := PostText(samplePosts["post_timing_trend"])
+	for _, want := range []string{"WNS -0.090 ns (+0.030 ns vs previous, ▃█▁▄, best -0.050 ns)", "Violating endpoints 3 (−4 vs previous, █▇▆▁, best so far)"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("PostText = %q, want it to contain %q", got, want)
+		}
+	}
+	if got := PostText(samplePosts["post_first_run"]); !strings.Contains(got, "The first run of ibex") || strings.Contains(got, "best") {
+		t.Errorf("PostText of a first run = %q, want it to say so and show no trend", got)
 	}
 }

@@ -23,7 +23,8 @@ const (
 const maxFieldsPerSection = 10
 
 // PostBlocks is the Block Kit of a pipeline message: a title, who and which database,
-// kind and table, the key figures with their change against the previous run, and the
+// kind and table, the key figures with their change against the previous run, their
+// sparkline over the design's last runs and best value so far, and the
 // buttons (open in Grafana, re-record the GIF, mute the design). Everything from the run
 // table is shown as text (escaped), and every field fits Slack's limits (fitMessage).
 func PostBlocks(p cg.Post) []slack.Block {
@@ -97,14 +98,30 @@ func postSubject(p cg.Post) string {
 }
 
 func postComparison(p cg.Post) string {
+	var s string
 	switch {
 	case p.PreviousTable != "":
-		return fmt.Sprintf("Changes are against the previous run of this design, `%s`.", esc(p.PreviousTable))
+		s = fmt.Sprintf("Changes are against the previous run of this design, `%s`.", esc(p.PreviousTable))
 	case len(p.Figures) == 0:
 		return "No key figures were found in this table."
+	case p.FirstRun && p.Design != "":
+		return "The first run of " + esc(p.Design) + " in this database: nothing to compare with yet."
 	default:
 		return "First run of this design in this database: nothing to compare with yet."
 	}
+	if n := trendLength(p); n > 1 {
+		s += fmt.Sprintf(" Sparklines show the last %d runs, oldest first; best is over all its runs so far.", n)
+	}
+	return s
+}
+
+// trendLength is how many runs the post's sparklines show (its longest history).
+func trendLength(p cg.Post) int {
+	n := 0
+	for _, f := range p.Figures {
+		n = max(n, len(f.History))
+	}
+	return n
 }
 
 // PostText is the text of a pipeline message: Slack's notification text, and the whole
@@ -119,6 +136,22 @@ func PostText(p cg.Post) string {
 			b.WriteString(", ")
 		}
 		b.WriteString(f.Name + " " + formatValue(f.Value, f.Decimals, f.Unit))
+		var more []string
+		if d, ok := change(f); ok {
+			more = append(more, d+" vs previous")
+		}
+		if len(f.History) > 1 {
+			more = append(more, cg.Sparkline(f.History))
+		}
+		if b := bestText(f); b != "" {
+			more = append(more, b)
+		}
+		if len(more) > 0 {
+			b.WriteString(" (" + strings.Join(more, ", ") + ")")
+		}
+	}
+	if p.FirstRun && p.Design != "" {
+		b.WriteString(". The first run of " + p.Design)
 	}
 	if p.DashboardURL != "" {
 		fmt.Fprintf(&b, ". Open in Grafana: %s", p.DashboardURL)
@@ -126,27 +159,69 @@ func PostText(p cg.Post) string {
 	return fitText(esc(b.String()))
 }
 
-// FormatFigure renders one key figure in mrkdwn: its name, value and unit, and its change
-// against the previous run with an arrow and whether that is better or worse.
+// FormatFigure renders one key figure in mrkdwn: its name, value and unit, its change
+// against the previous run with an arrow and whether that is better or worse, and, when
+// the design has earlier runs, a sparkline of its last runs (History) in a code span and
+// its best value so far.
 func FormatFigure(f cg.Figure) string {
 	s := fmt.Sprintf("*%s*\n`%s`", esc(f.Name), esc(formatValue(f.Value, f.Decimals, f.Unit)))
+	if f.Previous != nil {
+		d, changed := change(f)
+		if !changed {
+			s += "  → no change"
+		} else {
+			arrow, verdict := "↑", ":white_check_mark: better"
+			if f.Value < *f.Previous {
+				arrow = "↓"
+			}
+			if (f.Value > *f.Previous) != f.HigherIsBetter {
+				verdict = ":small_red_triangle_down: worse"
+			}
+			s += fmt.Sprintf("  %s %s %s", arrow, esc(d), verdict)
+		}
+	}
+	var trend []string
+	if len(f.History) > 1 {
+		trend = append(trend, "`"+esc(cg.Sparkline(f.History))+"`")
+	}
+	if b := bestText(f); b != "" {
+		trend = append(trend, esc(b))
+	}
+	if len(trend) > 0 {
+		s += "\n" + strings.Join(trend, "  ")
+	}
+	return s
+}
+
+// change is a figure's change against the previous run, signed, in its unit ("−0.012 ns");
+// ok is false when there is no previous run or the change rounds to nothing.
+func change(f cg.Figure) (string, bool) {
 	if f.Previous == nil {
-		return s
+		return "", false
 	}
 	delta := f.Value - *f.Previous
 	scale := math.Pow(10, float64(max(f.Decimals, 0)))
 	if math.Round(math.Abs(delta)*scale) == 0 {
-		return s + "  → no change"
+		return "", false
 	}
-	arrow, sign := "↑", "+"
+	sign := "+"
 	if delta < 0 {
-		arrow, sign = "↓", "−"
+		sign = "−"
 	}
-	verdict := ":white_check_mark: better"
-	if (delta > 0) != f.HigherIsBetter {
-		verdict = ":small_red_triangle_down: worse"
+	return sign + formatValue(math.Abs(delta), f.Decimals, f.Unit), true
+}
+
+// bestText is "best <value>", or "best so far" when this run is the best: only for a
+// figure with earlier runs (a first run is its own best).
+func bestText(f cg.Figure) string {
+	if f.Best == nil || len(f.History) < 2 {
+		return ""
 	}
-	return fmt.Sprintf("%s  %s %s%s %s", s, arrow, sign, esc(formatValue(math.Abs(delta), f.Decimals, f.Unit)), verdict)
+	best := formatValue(*f.Best, f.Decimals, f.Unit)
+	if best == formatValue(f.Value, f.Decimals, f.Unit) {
+		return "best so far"
+	}
+	return "best " + best
 }
 
 func formatValue(v float64, decimals int, unit string) string {

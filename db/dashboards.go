@@ -253,6 +253,142 @@ func (r Dashboards) Previous(ctx context.Context, d cg.Dashboard, design string)
 	return table, out, true, nil
 }
 
+// RunPoint is one recorded run of a design, as the master database's dashboards table
+// keeps it: what trends, digests and comparisons read.
+type RunPoint struct {
+	DashboardID  int64
+	Table        string
+	Platform     string
+	RunID        string
+	Stage        string
+	DashboardUID string
+	DashboardURL string
+	// CreatedAt is when the service found the table.
+	CreatedAt time.Time
+	Figures   []cg.Figure
+}
+
+// History returns the last n runs of design in userID's database of kind, oldest first,
+// that were found up to the record throughID (0: up to the newest), that one included:
+// the records whose figures were read (MarkCreated), in the order the service found
+// their tables, as Previous orders them. n <= 0 returns every one.
+func (r Dashboards) History(ctx context.Context, userID int64, kind cg.Kind, design string, throughID int64, n int) ([]RunPoint, error) {
+	limit := any(nil)
+	if n > 0 {
+		limit = n
+	}
+	rows, err := r.db.Pool.Query(ctx, `SELECT * FROM (
+			SELECT id, table_name, platform, run_id, stage, dashboard_uid, dashboard_url, created_at, figures FROM dashboards
+			WHERE user_id = $1 AND kind = $2 AND design = $3 AND ($4 = 0 OR id <= $4) AND jsonb_typeof(figures) = 'array'
+			ORDER BY id DESC LIMIT $5) last
+		ORDER BY id`, userID, string(kind), design, throughID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read the run history of %s: %w", design, err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (RunPoint, error) {
+		var p RunPoint
+		var figures []byte
+		if err := row.Scan(&p.DashboardID, &p.Table, &p.Platform, &p.RunID, &p.Stage, &p.DashboardUID, &p.DashboardURL, &p.CreatedAt, &figures); err != nil {
+			return p, err
+		}
+		return p, json.Unmarshal(figures, &p.Figures)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read the run history of %s: %w", design, err)
+	}
+	return out, nil
+}
+
+// FigureRange is the lowest and highest value one figure took over a design's runs, in
+// Unit (a design whose runs changed time unit has one range per unit).
+type FigureRange struct {
+	Name, Unit string
+	Min, Max   float64
+}
+
+// Ranges returns, per figure name and unit, the lowest and highest value over every run
+// of design in userID's database of kind found up to the record throughID (0: the
+// newest), that one included: the best so far is one end, by the figure's
+// HigherIsBetter.
+func (r Dashboards) Ranges(ctx context.Context, userID int64, kind cg.Kind, design string, throughID int64) ([]FigureRange, error) {
+	rows, err := r.db.Pool.Query(ctx, `SELECT f->>'name', coalesce(f->>'unit', ''), min((f->>'value')::float8), max((f->>'value')::float8)
+		FROM dashboards, jsonb_array_elements(figures) f
+		WHERE user_id = $1 AND kind = $2 AND design = $3 AND ($4 = 0 OR id <= $4) AND jsonb_typeof(figures) = 'array'
+		  AND jsonb_typeof(f->'value') = 'number'
+		GROUP BY 1, 2 ORDER BY 1, 2`, userID, string(kind), design, throughID)
+	if err != nil {
+		return nil, fmt.Errorf("read the best figures of %s: %w", design, err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (FigureRange, error) {
+		var f FigureRange
+		err := row.Scan(&f.Name, &f.Unit, &f.Min, &f.Max)
+		return f, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read the best figures of %s: %w", design, err)
+	}
+	return out, nil
+}
+
+// RecordedRun is a record whose figures were read, with its run, for writing its row
+// of the run history.
+type RecordedRun struct {
+	Dashboard cg.Dashboard
+	RunFacts
+}
+
+// HistoryToBackfill returns, per user and kind not yet marked backfilled
+// (MarkBackfilled), the records whose figures were read: the runs recorded before the
+// service wrote a history row with each.
+func (r Dashboards) HistoryToBackfill(ctx context.Context) (map[int64]map[cg.Kind][]RecordedRun, error) {
+	rows, err := r.db.Pool.Query(ctx, "SELECT "+dashboardColumns+`, design, platform, run_id, stage, figures FROM dashboards d
+		WHERE jsonb_typeof(figures) = 'array'
+		  AND NOT EXISTS (SELECT 1 FROM history_backfilled b WHERE b.user_id = d.user_id AND b.kind = d.kind)
+		ORDER BY user_id, kind, id`)
+	if err != nil {
+		return nil, fmt.Errorf("list the runs to backfill into the run history: %w", err)
+	}
+	defer rows.Close()
+	out := map[int64]map[cg.Kind][]RecordedRun{}
+	for rows.Next() {
+		var run RecordedRun
+		var kind, state string
+		var figures []byte
+		d := &run.Dashboard
+		if err := rows.Scan(&d.ID, &d.UserID, &kind, &d.TableName, &d.UID, &d.URL, &d.LocalSnapshotURL, &state,
+			&d.Step, &d.LastError, &d.Reason, &d.SlackFileID, &d.SlackCompletedAt, &d.PostingStartedAt, &d.SlackSentAt, &d.CreatedAt, &d.UpdatedAt,
+			&run.Design, &run.Platform, &run.RunID, &run.Stage, &figures); err != nil {
+			return nil, fmt.Errorf("list the runs to backfill into the run history: %w", err)
+		}
+		d.Kind, d.State = cg.Kind(kind), cg.DashboardState(state)
+		if err := json.Unmarshal(figures, &run.Figures); err != nil {
+			return nil, fmt.Errorf("read figures of dashboard %d: %w", d.ID, err)
+		}
+		if out[d.UserID] == nil {
+			out[d.UserID] = map[cg.Kind][]RecordedRun{}
+		}
+		out[d.UserID][d.Kind] = append(out[d.UserID][d.Kind], run)
+	}
+	return out, rows.Err()
+}
+
+// MarkBackfilled records that the run history of userID's database of kind holds the
+// rows of its earlier runs (runs of them), so that the backfill never runs there again.
+func (r Dashboards) MarkBackfilled(ctx context.Context, userID int64, kind cg.Kind, runs int) error {
+	return r.exec(ctx, "mark the run history backfilled", `INSERT INTO history_backfilled (user_id, kind, runs) VALUES ($1, $2, $3)
+		ON CONFLICT (user_id, kind) DO NOTHING`, userID, string(kind), runs)
+}
+
+// MarkBackfilledWithoutRuns marks backfilled every user and kind that has no record
+// with figures: there is nothing to backfill there, and every run found from now on
+// writes its own history row.
+func (r Dashboards) MarkBackfilledWithoutRuns(ctx context.Context) error {
+	return r.exec(ctx, "mark the empty run histories backfilled", `INSERT INTO history_backfilled (user_id, kind, runs)
+		SELECT u.id, k.kind, 0 FROM users u CROSS JOIN (VALUES ('TIMING'), ('QOR'), ('DRC')) k (kind)
+		WHERE NOT EXISTS (SELECT 1 FROM dashboards d WHERE d.user_id = u.id AND d.kind = k.kind AND jsonb_typeof(d.figures) = 'array')
+		ON CONFLICT (user_id, kind) DO NOTHING`)
+}
+
 // BeginPosting moves a captured (or failed) record to "posting", stamped with the time
 // and channel, and reports whether it did. A record found already "posting" was left by
 // a process that stopped mid-post. Either way the record's slack_file_id, when set, is

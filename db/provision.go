@@ -372,7 +372,8 @@ func (p Provisioner) SetOwnerPassword(ctx context.Context, user string, pass cg.
 }
 
 // EnsureDatabase creates user's database of kind, owned by the owner role and marked,
-// closed to PUBLIC, readable (present and future tables) by the viewer role.
+// closed to PUBLIC, readable (present and future tables) by the viewer role, with the
+// service's run history (HistorySchema, EnsureHistory) in it.
 // CREATE DATABASE cannot run in a transaction, so the intent is recorded in
 // pending_databases first: a retry after a crash before the database was marked knows
 // it is ours and marks it. Returns cg.ECONFLICT, changing nothing, if any of the user's
@@ -449,7 +450,9 @@ func (p Provisioner) EnsureDatabase(ctx context.Context, user string, kind cg.Ki
 			return fmt.Errorf("set privileges inside database %s: %w", name, err)
 		}
 	}
-	return nil
+	// The run history is the service's (the master role's): both roles read it, neither
+	// writes it.
+	return EnsureHistory(ctx, conn, owner, viewer)
 }
 
 // DropUser drops user's three databases (ending their sessions) and both roles. It

@@ -5,7 +5,9 @@
 // the master database, so a restart resumes where it was and a table gets one dashboard
 // and one post, even with several replicas. Each process beats in the master database,
 // so a dead process's running jobs are taken over within seconds (liveness.go), and a
-// stopping one hands its jobs over after Stop's grace.
+// stopping one hands its jobs over after Stop's grace. The dashboard step writes each
+// run's summary into the run history of its user database, and a post reads the design's
+// earlier runs for its trend (history.go); runs recorded before that are backfilled once.
 //
 // The scheduler orchestrates the db, grafana and capture adapters; Slack it reaches
 // only through the Notifier interface declared here, which internal/app fills with the one from

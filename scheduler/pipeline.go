@@ -143,6 +143,10 @@ type Pipeline struct {
 	stopping atomic.Bool
 
 	grafana *grafana.Clients
+
+	// stopBackfill and backfillDone end and await the run history's backfill at Start.
+	stopBackfill context.CancelFunc
+	backfillDone chan struct{}
 }
 
 // NewPipeline builds the pipeline and its River client.
@@ -243,6 +247,12 @@ func (p *Pipeline) Start(ctx context.Context) error {
 	if err := p.river.Start(ctx); err != nil {
 		return err
 	}
+	bctx, bcancel := context.WithCancel(ctx)
+	p.stopBackfill, p.backfillDone = bcancel, make(chan struct{})
+	go func() {
+		defer close(p.backfillDone)
+		p.backfillAtStart(bctx)
+	}()
 	lctx, cancel := context.WithCancel(ctx)
 	p.stopLiveness, p.livenessDone = cancel, make(chan struct{})
 	go func() {
@@ -262,6 +272,10 @@ func (p *Pipeline) Start(ctx context.Context) error {
 // by the others at their next beat.
 func (p *Pipeline) Stop(ctx context.Context) error {
 	p.stopping.Store(true)
+	if p.stopBackfill != nil {
+		p.stopBackfill()
+		<-p.backfillDone
+	}
 	err := p.river.Stop(ctx)
 	if p.stopLiveness != nil {
 		p.stopLiveness()
@@ -511,6 +525,17 @@ func (p *Pipeline) build(ctx context.Context, job *river.Job[BuildArgs]) error {
 	}
 	// The link names the org: a user in several orgs (or org isolation) opens it there.
 	link := strings.TrimRight(g.BaseURL(), "/") + saved.URL + "?orgId=" + strconv.FormatInt(orgID, 10)
+	// The run's history row is written before the record says "created": a failure is
+	// retried as this step's others are (the dashboard is saved again under the same UID,
+	// never a second one). Only credentials that cannot reach the history at all (another
+	// server, no db_user) let the run go on without its row, and the log says why.
+	if err := p.writeHistory(ctx, j.creds, j.user.Name, d.Kind, summary(d, facts.RunFacts, uid, link)); err != nil {
+		if code := cg.ErrorCode(err); code != cg.EINVALID && code != cg.EFORBIDDEN {
+			return p.retryErr(ctx, d, StepDashboard, err)
+		}
+		p.log.Warn().Str("user", j.user.Name).Str("table", d.TableName).Str("reason", cg.ErrorMessage(err)).
+			Msg("the run is not in its database's run history")
+	}
 	err = pgx.BeginFunc(ctx, p.cfg.DB.Pool, func(tx pgx.Tx) error {
 		if err := p.cfg.DB.Dashboards().MarkCreated(ctx, tx, d.ID, link, uid, facts.RunFacts); err != nil {
 			return err
@@ -866,6 +891,9 @@ func (p *Pipeline) buildPost(ctx context.Context, j job, facts db.RunFacts, toke
 		if found {
 			post.Figures, post.PreviousTable = compare(facts.Figures, prev), table
 		}
+	}
+	if err := p.trend(ctx, d, &post); err != nil {
+		return post, err
 	}
 	return post, nil
 }
