@@ -32,6 +32,7 @@ type actionHandler struct {
 func actionHandlers() map[string]actionHandler {
 	return map[string]actionHandler{
 		ActionOpenDashboard:     {handle: func(context.Context, *Bot, slack.InteractionCallback, *slack.BlockAction) {}}, // a link: Slack opens it
+		ActionOpenTrend:         {handle: func(context.Context, *Bot, slack.InteractionCallback, *slack.BlockAction) {}}, // a link too
 		ActionRecapture:         {handle: pressRecapture},
 		ActionMuteDesign:        {handle: pressMute},
 		ActionHomeAddUser:       {opensModal: true, handle: pressAddUser},

@@ -15,6 +15,7 @@ import (
 // buttons is the dashboard UID.
 const (
 	ActionOpenDashboard = "cg_open_dashboard"
+	ActionOpenTrend     = "cg_open_trend"
 	ActionRecapture     = "cg_recapture"
 	ActionMuteDesign    = "cg_mute_design"
 )
@@ -51,6 +52,9 @@ func postButtons(p cg.Post) []slack.BlockElement {
 	if p.DashboardURL != "" {
 		out = append(out, slack.NewButtonBlockElement(ActionOpenDashboard, p.DashboardUID, plain("Open in Grafana")).
 			WithURL(p.DashboardURL).WithStyle(slack.StylePrimary))
+	}
+	if p.TrendURL != "" { // the design's trend dashboard
+		out = append(out, slack.NewButtonBlockElement(ActionOpenTrend, p.DashboardUID, plain("Trend")).WithURL(p.TrendURL))
 	}
 	out = append(out, slack.NewButtonBlockElement(ActionRecapture, p.DashboardUID, plain("Re-record GIF")))
 	mute := slack.NewButtonBlockElement(ActionMuteDesign, p.DashboardUID, plain("Mute this design"))
@@ -155,6 +159,9 @@ func PostText(p cg.Post) string {
 	}
 	if p.DashboardURL != "" {
 		fmt.Fprintf(&b, ". Open in Grafana: %s", p.DashboardURL)
+	}
+	if p.TrendURL != "" {
+		fmt.Fprintf(&b, ". Trend: %s", p.TrendURL)
 	}
 	return fitText(esc(b.String()))
 }

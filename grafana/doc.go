@@ -15,7 +15,10 @@
 //     validation (LoadTemplates) and safe rendering (Templates.Render), a check of a
 //     rendered dashboard's SQL through Grafana that also returns the step values
 //     (Client.CheckDashboard, with InterpolateSQL doing what Grafana's frontend does to
-//     $var), and the kiosk URL a capture opens (KioskURL).
+//     $var), and the kiosk URL a capture opens (KioskURL);
+//   - the trend dashboard of a user's design and platform (Templates.RenderTrend, the
+//     embedded templates/trend.json over cg_history.runs in the user's three databases,
+//     TrendUID, Client.CheckTrend, Dashboard.CheckBoundToAny).
 //
 // Placeholders: a template is a Grafana dashboard JSON in which these strings are
 // replaced when a dashboard is rendered, inside parsed JSON values (never in JSON text):
@@ -26,6 +29,11 @@
 //	${__cg.table}       the run table as a quoted SQL identifier; only inside SQL
 //	                    ("rawSql" of targets, "query"/"definition" of variables)
 //	${__cg.time_unit}   the run's time unit as a Grafana unit ("ns" or "ps")
+//
+// The trend template has its own: ${__cg.uid}, ${__cg.title}, ${__cg.datasource_timing},
+// ${__cg.datasource_qor}, ${__cg.datasource_drc} (the user's data source of each kind)
+// and ${__cg.design}, ${__cg.platform} (quoted SQL string literals, QuoteLiteral; only
+// inside SQL).
 //
 // Anything else that looks like ${__cg.…} is refused when templates are loaded. Grafana
 // interpolates $var, ${var} and [[var]] inside rawSql, so a table name containing "$" or

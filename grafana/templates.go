@@ -78,6 +78,7 @@ func (e *TemplateError) Error() string {
 type Templates struct {
 	raw     map[cg.Kind][]byte
 	sources map[cg.Kind]string
+	trend   []byte // the embedded trend template (TrendTemplateFile)
 }
 
 // LoadTemplates loads the three templates: from dir when it is not empty (it must
@@ -128,6 +129,11 @@ func LoadTemplates(dir string) (*Templates, error) {
 		}
 		t.raw[kind], t.sources[kind] = data, source
 	}
+	trend, err := loadTrendTemplate()
+	if err != nil {
+		errs = append(errs, err)
+	}
+	t.trend = trend
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
@@ -313,20 +319,28 @@ func versionAtLeast(v, min string) bool {
 
 // checkPlaceholders walks v and refuses unknown or misplaced placeholders.
 func checkPlaceholders(v any, key string, fail func(panel, problem string) error) error {
+	return checkPlaceholdersIn(v, key, knownNames, fail)
+}
+
+// sqlPlaceholders are the placeholders that become quoted SQL (an identifier or a
+// string literal): they may appear only in SQL, inside other text. The others must be
+// whole values.
+var sqlPlaceholders = map[string]bool{PlaceholderTable: true, PlaceholderDesign: true, PlaceholderPlatform: true}
+
+// checkPlaceholdersIn walks v and refuses placeholders not in known (by name) or
+// misplaced.
+func checkPlaceholdersIn(v any, key string, known map[string]bool, fail func(panel, problem string) error) error {
 	return walkPanels(v, "", key, func(panel, key, s string) error {
 		for _, m := range placeholderRE.FindAllStringSubmatch(s, -1) {
-			if !knownNames[m[1]] {
-				return fail(panel, fmt.Sprintf("unknown placeholder %s (known: %s)", m[0], strings.Join(knownPlaceholders(), ", ")))
+			if !known[m[1]] {
+				return fail(panel, fmt.Sprintf("unknown placeholder %s (known: %s)", m[0], strings.Join(placeholderList(known), ", ")))
 			}
-			switch m[0] {
-			case PlaceholderTable:
+			if sqlPlaceholders[m[0]] {
 				if key != "rawSql" && key != "query" && key != "definition" && key != "rawQuery" {
-					return fail(panel, fmt.Sprintf("%s is a quoted SQL identifier: use it only in SQL (\"rawSql\" or a variable's \"query\"), not in %q", m[0], key))
+					return fail(panel, fmt.Sprintf("%s is quoted SQL: use it only in SQL (\"rawSql\" or a variable's \"query\"), not in %q", m[0], key))
 				}
-			case PlaceholderDataSource, PlaceholderUID, PlaceholderTitle, PlaceholderTimeUnit:
-				if s != m[0] {
-					return fail(panel, fmt.Sprintf("%s must be a whole value, not part of %q", m[0], s))
-				}
+			} else if s != m[0] {
+				return fail(panel, fmt.Sprintf("%s must be a whole value, not part of %q", m[0], s))
 			}
 		}
 		if rest := placeholderRE.ReplaceAllString(s, ""); strings.Contains(rest, "__cg.") {
@@ -336,9 +350,9 @@ func checkPlaceholders(v any, key string, fail func(panel, problem string) error
 	})
 }
 
-func knownPlaceholders() []string {
+func placeholderList(known map[string]bool) []string {
 	var out []string
-	for n := range knownNames {
+	for n := range known {
 		out = append(out, "${__cg."+n+"}")
 	}
 	sort.Strings(out)

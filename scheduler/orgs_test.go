@@ -63,7 +63,7 @@ func TestInOrgIsolationTheDashboardIsMadeInTheUsersOrgAndItsLinksCarryTheOrg(t *
 	}
 	list := w.waitPosted(t, 1, 2*time.Minute)
 
-	dashboards := w.grafana.Dashboards()
+	dashboards := runDashboards(w)
 	if len(dashboards) != 1 || dashboards[0].OrgID != orgID {
 		t.Fatalf("dashboards: %+v, want one in org %d", dashboards, orgID)
 	}

@@ -536,8 +536,12 @@ func (p *Pipeline) build(ctx context.Context, job *river.Job[BuildArgs]) error {
 		p.log.Warn().Str("user", j.user.Name).Str("table", d.TableName).Str("reason", cg.ErrorMessage(err)).
 			Msg("the run is not in its database's run history")
 	}
+	trend := p.saveTrend(ctx, g, j, facts.Design, facts.Platform, orgID)
 	err = pgx.BeginFunc(ctx, p.cfg.DB.Pool, func(tx pgx.Tx) error {
 		if err := p.cfg.DB.Dashboards().MarkCreated(ctx, tx, d.ID, link, uid, facts.RunFacts); err != nil {
+			return err
+		}
+		if err := p.cfg.DB.Dashboards().SetTrendURL(ctx, tx, d.ID, trend); err != nil {
 			return err
 		}
 		_, err := p.river.InsertTx(ctx, tx, RecordArgs{DashboardID: d.ID, StepValues: steps}, uniqueOpts("record"))
@@ -549,6 +553,39 @@ func (p *Pipeline) build(ctx context.Context, job *river.Job[BuildArgs]) error {
 	p.cfg.Metrics.dashboardCreated(d.Kind)
 	p.log.Info().Str("user", j.user.Name).Str("table", d.TableName).Str("dashboard_uid", uid).Str("url", link).Msg("dashboard created")
 	return nil
+}
+
+// saveTrend saves (overwrites) the trend dashboard of design on platform in the user's
+// folder, after checking that it names only the user's own data sources and that its
+// panels run in Grafana, and returns its link with the org, or "" when the run names
+// no design. It is best effort: a trend dashboard that cannot be made is logged and
+// leaves the run's dashboard and post as they are.
+func (p *Pipeline) saveTrend(ctx context.Context, g *grafana.Client, j job, design, platform string, orgID int64) string {
+	if strings.TrimSpace(design) == "" {
+		return ""
+	}
+	fail := func(err error) string {
+		p.log.Warn().Err(err).Str("user", j.user.Name).Str("design", design).Str("platform", platform).Msg("trend dashboard not saved")
+		return ""
+	}
+	dash, _, err := p.cfg.Templates.RenderTrend(grafana.TrendRequest{User: j.user.Name, Design: design, Platform: platform})
+	if err != nil {
+		return fail(err)
+	}
+	if err := dash.CheckBoundToAny(grafana.TrendDataSources(j.user.Name)...); err != nil {
+		return fail(err)
+	}
+	if _, err := g.CheckTrend(ctx, dash); err != nil {
+		return fail(err)
+	}
+	saved, err := g.SaveDashboard(ctx, grafana.SaveDashboardRequest{
+		Dashboard: dash, FolderUID: grafana.FolderUID(j.user.Name), Overwrite: true,
+		Message: "credential-grafana: trend after run table " + j.d.TableName,
+	})
+	if err != nil {
+		return fail(err)
+	}
+	return strings.TrimRight(g.BaseURL(), "/") + saved.URL + "?orgId=" + strconv.FormatInt(orgID, 10)
 }
 
 func (p *Pipeline) record(ctx context.Context, job *river.Job[RecordArgs]) error {
@@ -891,6 +928,11 @@ func (p *Pipeline) buildPost(ctx context.Context, j job, facts db.RunFacts, toke
 		if found {
 			post.Figures, post.PreviousTable = compare(facts.Figures, prev), table
 		}
+		trend, err := p.cfg.DB.Dashboards().TrendURL(ctx, d.ID)
+		if err != nil {
+			return post, err
+		}
+		post.TrendURL = trend
 	}
 	if err := p.trend(ctx, d, &post); err != nil {
 		return post, err

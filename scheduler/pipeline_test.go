@@ -182,7 +182,7 @@ func TestANewTableOfEachKindEndsAsOneDashboardOneGIFAndOnePost(t *testing.T) {
 	}
 	list := w.waitPosted(t, 3, 3*time.Minute)
 
-	if n := len(w.grafana.Dashboards()); n != 3 {
+	if n := len(runDashboards(w)); n != 3 {
 		t.Fatalf("%d dashboards in Grafana, want 3", n)
 	}
 	uploads := w.slack.CompletedUploads()
@@ -254,7 +254,7 @@ func TestGrafanaErrorsAndSlackRateLimitsAreWaitedOut(t *testing.T) {
 	if n := len(w.slack.CompletedUploads()); n != 2 {
 		t.Fatalf("%d uploads, want 2", n)
 	}
-	if n := len(w.grafana.Dashboards()); n != 2 {
+	if n := len(runDashboards(w)); n != 2 {
 		t.Fatalf("%d dashboards, want 2", n)
 	}
 	for _, d := range list {

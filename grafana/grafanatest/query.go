@@ -73,6 +73,12 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]any{"message": "No queries found", "messageId": "query.noQueries"})
 		return
 	}
+	// The time range the macros expand over (Grafana parses it for every request).
+	from, to, rerr := parseRange(b.From, b.To, time.Now())
+	if rerr != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]any{"message": "bad request data: " + rerr.Error(), "messageId": "query.badRequest"})
+		return
+	}
 	ctx := r.Context()
 	conns := map[string]*pgx.Conn{}
 	defer func() {
@@ -121,6 +127,11 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request) {
 			if strings.TrimSpace(sql) == "" {
 				return nil, fmt.Errorf("no query")
 			}
+			expanded, err := expandMacros(sql, from, to)
+			if err != nil {
+				return nil, err
+			}
+			sql = expanded
 			conn, ok := conns[uid]
 			if !ok {
 				c, err := connect(ctx, ds)
