@@ -54,6 +54,8 @@ Runs and dashboards:
   scan --once [--user <name>]             scan now for new run tables (and queue their dashboards)
   dashboards <user> [TIMING|QOR|DRC]      list a user's run tables and where each is in the pipeline
   recapture <dashboard uid|id>            record a dashboard's GIF again and post it
+  compare <table> <table>                 two recorded runs side by side: key figures, B − A, better or
+                                          worse, and the comparison dashboard (user/KIND/table when ambiguous)
   status                                  database, Grafana, browser, last scan, queue, failures
   doctor                                  check PostgreSQL, Grafana and Slack for real: each line OK, or
                                           what is wrong and the command or setting that fixes it
@@ -144,7 +146,7 @@ func run(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.
 		return 0
 	case "init":
 		return initEnv(envFile, stdout, stderr)
-	case "serve", "migrate", "user", "cred", "scan", "dashboards", "recapture", "status", "doctor", "capture", "rekey":
+	case "serve", "migrate", "user", "cred", "scan", "dashboards", "recapture", "status", "doctor", "capture", "rekey", "compare":
 	default:
 		return fail(stderr, cg.Errorf(cg.EINVALID, "unknown command %q (see `credential-grafana help`)", args.pos[0]))
 	}
@@ -175,6 +177,12 @@ func run(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.
 	}
 	out := printer{w: stdout, json: args.flag("json")}
 	if handled, err := runKeyCommand(ctx, m, args, out); handled {
+		if err != nil {
+			return fail(stderr, err)
+		}
+		return 0
+	}
+	if handled, err := runCompareCommand(ctx, m, args, out); handled {
 		if err != nil {
 			return fail(stderr, err)
 		}
