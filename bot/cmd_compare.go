@@ -90,7 +90,7 @@ func compareReply(c commands.Comparison) reply {
 		slack.NewContextBlock("cg_compare_runs", mrkdwn("A: "+runLine(c.A)), mrkdwn("B: "+runLine(c.B))),
 	}
 	var fields []*slack.TextBlockObject
-	lines := []string{head}
+	lines := []string{fmt.Sprintf("Comparing %s runs: A %s with B %s", c.A.Kind, c.A.Ref(), c.B.Ref())}
 	for _, f := range c.Figures {
 		fields = append(fields, mrkdwn(formatChange(f)))
 		lines = append(lines, f.Name+": "+changeText(f))
