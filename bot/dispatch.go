@@ -62,6 +62,8 @@ func subcommands() []*subcommand {
 		{name: "recapture", args: "<dashboard>", about: "record a dashboard's GIF again and post it", example: "recapture cg-alice-timing-0123abcd", minArgs: 1, maxArgs: 1, run: runRecapture},
 		{name: "mute", args: "<dashboard>", about: "stop posting further runs of that dashboard's design", example: "mute cg-alice-timing-0123abcd", minArgs: 1, maxArgs: 1, run: runMute},
 		{name: "unmute", args: "<dashboard>", about: "post that design's runs again", example: "unmute cg-alice-timing-0123abcd", minArgs: 1, maxArgs: 1, run: runUnmute},
+		{name: "compare", args: "<table> <table>", about: "two runs side by side: their key figures, the differences (B against A) and a comparison dashboard; qualify a table as user/table or user/KIND/table when its name is ambiguous",
+			example: "compare gcd_run_11 gcd_run_12", minArgs: 2, maxArgs: 2, run: runCompare},
 		{name: "status", about: "database, Grafana, browser, last scan, queue and failures", example: "status", run: runStatus},
 	}
 }

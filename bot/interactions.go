@@ -39,6 +39,8 @@ func actionHandlers() map[string]actionHandler {
 		ActionHomeSetCredential: {opensModal: true, handle: pressSetCredential},
 		ActionUserListMore:      {handle: pressUserListMore},
 		ActionDashboardsMore:    {handle: pressDashboardsMore},
+		ActionCompareWith:       {handle: pressCompareWith},
+		ActionComparePick:       {handle: pressComparePick},
 	}
 }
 

@@ -25,8 +25,9 @@ const maxFieldsPerSection = 10
 
 // PostBlocks is the Block Kit of a pipeline message: a title, who and which database,
 // kind and table, the key figures with their change against the previous run, their
-// sparkline over the design's last runs and best value so far, and the
-// buttons (open in Grafana, re-record the GIF, mute the design). Everything from the run
+// sparkline over the design's last runs and best value so far, and the buttons (open in
+// Grafana, the design's trend, compare with another run of the design, re-record the
+// GIF, mute the design). Everything from the run
 // table is shown as text (escaped), and every field fits Slack's limits (fitMessage).
 func PostBlocks(p cg.Post) []slack.Block {
 	blocks := []slack.Block{
@@ -55,6 +56,9 @@ func postButtons(p cg.Post) []slack.BlockElement {
 	}
 	if p.TrendURL != "" { // the design's trend dashboard
 		out = append(out, slack.NewButtonBlockElement(ActionOpenTrend, p.DashboardUID, plain("Trend")).WithURL(p.TrendURL))
+	}
+	if p.Design != "" { // the design's other runs are what it offers
+		out = append(out, slack.NewButtonBlockElement(ActionCompareWith, p.DashboardUID, plain("Compare with…")))
 	}
 	out = append(out, slack.NewButtonBlockElement(ActionRecapture, p.DashboardUID, plain("Re-record GIF")))
 	mute := slack.NewButtonBlockElement(ActionMuteDesign, p.DashboardUID, plain("Mute this design"))

@@ -330,18 +330,11 @@ func (r Dashboards) Ranges(ctx context.Context, userID int64, kind cg.Kind, desi
 	return out, nil
 }
 
-// RecordedRun is a record whose figures were read, with its run, for writing its row
-// of the run history.
-type RecordedRun struct {
-	Dashboard cg.Dashboard
-	RunFacts
-}
-
 // HistoryToBackfill returns, per user and kind not yet marked backfilled
 // (MarkBackfilled), the records whose figures were read: the runs recorded before the
 // service wrote a history row with each.
 func (r Dashboards) HistoryToBackfill(ctx context.Context) (map[int64]map[cg.Kind][]RecordedRun, error) {
-	rows, err := r.db.Pool.Query(ctx, "SELECT "+dashboardColumns+`, design, platform, run_id, stage, figures FROM dashboards d
+	rows, err := r.db.Pool.Query(ctx, "SELECT "+recordedRunColumns+` FROM dashboards d
 		WHERE jsonb_typeof(figures) = 'array'
 		  AND NOT EXISTS (SELECT 1 FROM history_backfilled b WHERE b.user_id = d.user_id AND b.kind = d.kind)
 		ORDER BY user_id, kind, id`)
@@ -351,23 +344,14 @@ func (r Dashboards) HistoryToBackfill(ctx context.Context) (map[int64]map[cg.Kin
 	defer rows.Close()
 	out := map[int64]map[cg.Kind][]RecordedRun{}
 	for rows.Next() {
-		var run RecordedRun
-		var kind, state string
-		var figures []byte
-		d := &run.Dashboard
-		if err := rows.Scan(&d.ID, &d.UserID, &kind, &d.TableName, &d.UID, &d.URL, &d.LocalSnapshotURL, &state,
-			&d.Step, &d.LastError, &d.Reason, &d.SlackFileID, &d.SlackCompletedAt, &d.PostingStartedAt, &d.SlackSentAt, &d.CreatedAt, &d.UpdatedAt,
-			&run.Design, &run.Platform, &run.RunID, &run.Stage, &figures); err != nil {
+		run, err := scanRecordedRun(rows)
+		if err != nil {
 			return nil, fmt.Errorf("list the runs to backfill into the run history: %w", err)
 		}
-		d.Kind, d.State = cg.Kind(kind), cg.DashboardState(state)
-		if err := json.Unmarshal(figures, &run.Figures); err != nil {
-			return nil, fmt.Errorf("read figures of dashboard %d: %w", d.ID, err)
+		if out[run.UserID] == nil {
+			out[run.UserID] = map[cg.Kind][]RecordedRun{}
 		}
-		if out[d.UserID] == nil {
-			out[d.UserID] = map[cg.Kind][]RecordedRun{}
-		}
-		out[d.UserID][d.Kind] = append(out[d.UserID][d.Kind], run)
+		out[run.UserID][run.Kind] = append(out[run.UserID][run.Kind], run)
 	}
 	return out, rows.Err()
 }

@@ -15,8 +15,9 @@ var variableRE = regexp.MustCompile(`\$(\w+)|\[\[(\w+?)(?::(\w+))?\]\]|\$\{(\w+)
 
 // InterpolateSQL replaces dashboard variables in sql as Grafana's frontend does before
 // it sends a PostgreSQL query: a single value has its quotes doubled and is not quoted
-// (templates write '$stage'), ${var:format} applies Grafana's format (raw, csv, text,
-// sqlstring, singlequote, doublequote, json). Unknown variables are left as they are.
+// (templates write '$stage'; Grafana's SqlDatasource.interpolateVariable for a variable
+// that is neither multi nor includeAll), ${var:format} applies Grafana's format (raw,
+// csv, text, sqlstring — which also turns " into \" —, singlequote, doublequote, json). Unknown variables are left as they are.
 func InterpolateSQL(sql string, vars map[string]string) string {
 	return variableRE.ReplaceAllStringFunc(sql, func(m string) string {
 		g := variableRE.FindStringSubmatch(m)
@@ -35,7 +36,11 @@ func formatValue(v, format string) string {
 	case "":
 		return strings.ReplaceAll(v, "'", "''")
 	case "sqlstring":
-		return "'" + strings.ReplaceAll(v, "'", "''") + "'"
+		// Grafana's sqlStringFormatter (scenes' formatRegistry, SQL_ESCAPE_MAP) doubles
+		// single quotes and turns a double quote into \" — which PostgreSQL, with
+		// standard_conforming_strings on, keeps as a backslash and a quote: a value
+		// with a double quote does not survive ${x:sqlstring}. The templates write '$x'.
+		return "'" + strings.NewReplacer("'", "''", `"`, `\"`).Replace(v) + "'"
 	case "singlequote":
 		return "'" + strings.ReplaceAll(v, "'", `\'`) + "'"
 	case "doublequote":

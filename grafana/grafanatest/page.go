@@ -137,7 +137,8 @@ const pageHTML = `<!doctype html>
       var v = String(vars[name]);
       switch (fmt) {
         case undefined: case "": return v.replace(/'/g, "''");
-        case "sqlstring": return "'" + v.replace(/'/g, "''") + "'";
+        // Grafana's sqlStringFormatter: ' doubled, " as \" (SQL_ESCAPE_MAP).
+        case "sqlstring": return "'" + v.replace(/'|"/g, function (c) { return c === "'" ? "''" : '\\"'; }) + "'";
         case "singlequote": return "'" + v.replace(/'/g, "\\'") + "'";
         case "doublequote": return '"' + v.replace(/"/g, '\\"') + '"';
         case "json": return JSON.stringify(v);

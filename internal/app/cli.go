@@ -56,6 +56,8 @@ Runs and dashboards:
   scan --once [--user <name>]             scan now for new run tables (and queue their dashboards)
   dashboards <user> [TIMING|QOR|DRC]      list a user's run tables and where each is in the pipeline
   recapture <dashboard uid|id>            record a dashboard's GIF again and post it
+  compare <table> <table>                 two recorded runs side by side: key figures, B − A, better or
+                                          worse, and the comparison dashboard (user/KIND/table when ambiguous)
   status                                  database, Grafana, browser, last scan, queue, failures
   doctor                                  check PostgreSQL, Grafana and Slack for real: each line OK, or
                                           what is wrong and the command or setting that fixes it
@@ -154,7 +156,7 @@ func Run(ctx context.Context, b Build, argv []string, stdin io.Reader, stdout, s
 		return 0
 	case "init":
 		return initEnv(b.EnvExample, envFile, stdout, stderr)
-	case "serve", "migrate", "user", "cred", "scan", "dashboards", "recapture", "status", "doctor", "capture", "rekey":
+	case "serve", "migrate", "user", "cred", "scan", "dashboards", "recapture", "status", "doctor", "capture", "rekey", "compare":
 	default:
 		return fail(stderr, cg.Errorf(cg.EINVALID, "unknown command %q (see `credential-grafana help`)", args.pos[0]))
 	}
@@ -186,6 +188,12 @@ func Run(ctx context.Context, b Build, argv []string, stdin io.Reader, stdout, s
 	}
 	out := printer{w: stdout, json: args.flag("json")}
 	if handled, err := runKeyCommand(ctx, m, args, out); handled {
+		if err != nil {
+			return fail(stderr, err)
+		}
+		return 0
+	}
+	if handled, err := runCompareCommand(ctx, m, args, out); handled {
 		if err != nil {
 			return fail(stderr, err)
 		}
