@@ -62,6 +62,9 @@ func subcommands() []*subcommand {
 		{name: "recapture", args: "<dashboard>", about: "record a dashboard's GIF again and post it", example: "recapture cg-alice-timing-0123abcd", minArgs: 1, maxArgs: 1, run: runRecapture},
 		{name: "mute", args: "<dashboard>", about: "stop posting further runs of that dashboard's design", example: "mute cg-alice-timing-0123abcd", minArgs: 1, maxArgs: 1, run: runMute},
 		{name: "unmute", args: "<dashboard>", about: "post that design's runs again", example: "unmute cg-alice-timing-0123abcd", minArgs: 1, maxArgs: 1, run: runUnmute},
+		{name: "digest", args: "<user> daily HH:MM | weekly mon HH:MM | timezone <zone> | list | off | remove <id>",
+			about: "a message per day or week with every design run in it, its figures, trend and broken rules", example: "digest alice weekly mon 09:00",
+			minArgs: 2, maxArgs: 4, run: runDigest},
 		{name: "status", about: "database, Grafana, browser, last scan, queue and failures", example: "status", run: runStatus},
 	}
 }
