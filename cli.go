@@ -60,7 +60,7 @@ Runs and dashboards:
   capture <url> -o out.gif [--frames N] [--delay ms] [--var name[=v1,v2,…]]
                                           record a dashboard by hand; --var steps through a variable
                                           (its values asked from Grafana when not given)
-
+` + digestUsage + `
 Credentials:
   cred list <user>                        list a user's credentials (secrets masked)
   cred set <user> <key> [value|-]         set a credential; without a value (or with -) it is read from
@@ -144,7 +144,7 @@ func run(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.
 		return 0
 	case "init":
 		return initEnv(envFile, stdout, stderr)
-	case "serve", "migrate", "user", "cred", "scan", "dashboards", "recapture", "status", "doctor", "capture", "rekey":
+	case "serve", "migrate", "user", "cred", "scan", "dashboards", "recapture", "status", "doctor", "capture", "rekey", "digest":
 	default:
 		return fail(stderr, cg.Errorf(cg.EINVALID, "unknown command %q (see `credential-grafana help`)", args.pos[0]))
 	}
@@ -175,6 +175,12 @@ func run(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.
 	}
 	out := printer{w: stdout, json: args.flag("json")}
 	if handled, err := runKeyCommand(ctx, m, args, out); handled {
+		if err != nil {
+			return fail(stderr, err)
+		}
+		return 0
+	}
+	if handled, err := runDigestCommand(ctx, m, args, out); handled {
 		if err != nil {
 			return fail(stderr, err)
 		}
