@@ -20,34 +20,55 @@ func DigestBlocks(d cg.Digest) []slack.Block {
 		slack.NewHeaderBlock(plain(digestTitle(d))),
 		slack.NewContextBlock("cg_digest_period", mrkdwn(esc(digestPeriod(d)))),
 	}
+	header := blocksText(blocks...)
+	used, shown := header, 0
 	for i, dd := range d.Designs {
-		blocks = append(blocks, slack.NewDividerBlock(),
-			slack.NewSectionBlock(mrkdwn(digestDesign(dd)), nil, nil, slack.SectionBlockOptionBlockID(fmt.Sprintf("cg_digest_design_%d", i))))
-		fields := make([]*slack.TextBlockObject, 0, len(dd.Figures))
-		for _, f := range dd.Figures {
-			s := FormatFigure(f)
-			if len(f.History) > 0 {
-				s += "\n" + cg.Sparkline(f.History)
-			}
-			fields = append(fields, mrkdwn(s))
+		part := digestDesignBlocks(i, dd)
+		for _, b := range part {
+			fitBlock(b)
 		}
-		for j := 0; j < len(fields); j += maxSectionFields {
-			blocks = append(blocks, slack.NewSectionBlock(nil, fields[j:min(j+maxSectionFields, len(fields))], nil))
+		// Whole designs only, leaving room for the note on those left out.
+		if len(blocks)+len(part) > maxMessageBlocks-1 || used+blocksText(part...) > maxBlocksText-200 {
+			break
 		}
-		if len(dd.Broken) > 0 {
-			var lines []string
-			for _, b := range dd.Broken {
-				l := ":rotating_light: rule `" + esc(b.Rule) + "` broken"
-				if b.Detail != "" {
-					l += ": " + esc(b.Detail)
-				}
-				lines = append(lines, l)
-			}
-			blocks = append(blocks, slack.NewSectionBlock(mrkdwn(strings.Join(lines, "\n")), nil, nil,
-				slack.SectionBlockOptionBlockID(fmt.Sprintf("cg_digest_broken_%d", i))))
-		}
+		blocks = append(blocks, part...)
+		used += blocksText(part...)
+		shown++
+	}
+	if left := len(d.Designs) - shown; left > 0 {
+		blocks = append(blocks, leftOut(fmt.Sprintf("… and %d more designs left out: too many for one Slack message.", left)))
 	}
 	return fitMessage(blocks)
+}
+
+// digestDesignBlocks are one design's blocks in a digest.
+func digestDesignBlocks(i int, dd cg.DigestDesign) []slack.Block {
+	blocks := []slack.Block{slack.NewDividerBlock(),
+		slack.NewSectionBlock(mrkdwn(digestDesign(dd)), nil, nil, slack.SectionBlockOptionBlockID(fmt.Sprintf("cg_digest_design_%d", i)))}
+	fields := make([]*slack.TextBlockObject, 0, len(dd.Figures))
+	for _, f := range dd.Figures {
+		s := FormatFigure(f)
+		if len(f.History) > 0 {
+			s += "\n" + cg.Sparkline(f.History)
+		}
+		fields = append(fields, mrkdwn(s))
+	}
+	for j := 0; j < len(fields); j += maxSectionFields {
+		blocks = append(blocks, slack.NewSectionBlock(nil, fields[j:min(j+maxSectionFields, len(fields))], nil))
+	}
+	if len(dd.Broken) > 0 {
+		var lines []string
+		for _, b := range dd.Broken {
+			l := ":rotating_light: rule `" + esc(b.Rule) + "` broken"
+			if b.Detail != "" {
+				l += ": " + esc(b.Detail)
+			}
+			lines = append(lines, l)
+		}
+		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(strings.Join(lines, "\n")), nil, nil,
+			slack.SectionBlockOptionBlockID(fmt.Sprintf("cg_digest_broken_%d", i))))
+	}
+	return blocks
 }
 
 func digestTitle(d cg.Digest) string {

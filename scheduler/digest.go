@@ -188,9 +188,19 @@ func (s *DigestScheduler) deliver(ctx context.Context, d db.DigestRecord, loc *t
 	if err != nil || len(dig.Designs) == 0 {
 		return false, err
 	}
-	creds, err := s.cfg.DB.Credentials(s.cfg.Cipher).Map(ctx, u.ID)
+	list, err := s.cfg.DB.Credentials(s.cfg.Cipher).List(ctx, u.ID)
 	if err != nil {
 		return false, err
+	}
+	creds := map[string]string{}
+	for _, c := range list {
+		if c.Unreadable != "" && c.Key == "slack_bot_token" {
+			// Never the service's token instead of the user's own (as Pipeline.post).
+			return false, errDigestNowhere{fmt.Sprintf("user %s's own slack_bot_token does not decrypt, so its digest is not posted (never with the service's token instead): %s", u.Name, c.Unreadable)}
+		}
+		if c.Unreadable == "" {
+			creds[c.Key] = c.Value.Reveal()
+		}
 	}
 	// As the run posts (Pipeline.slackTarget): the user's own token, else the service's,
 	// and the user's own channel only.

@@ -386,3 +386,39 @@ func TestADigestOnADSTDayCoversTheCalendarDayInItsZone(t *testing.T) {
 		t.Fatalf("the DST day's digest is wrong: %s", b)
 	}
 }
+
+func TestADigestIsNeverPostedWithTheServicesTokenWhenTheUsersOwnDoesNotDecrypt(t *testing.T) {
+	t.Parallel()
+	w := newDigestWorld(t)
+	ctx := context.Background()
+	if _, err := w.env.Service.SetCredential(ctx, commands.CLI, w.user, "slack_bot_token", "xoxb-users-own-0123456789", commands.Upsert); err != nil {
+		t.Fatal(err)
+	}
+	foreign, _ := db.NewCipher(bytesOf(6, 32)) // a key this installation does not have
+	sealed, _ := foreign.Seal("xoxb-users-own-0123456789", fmt.Sprintf("%d/slack_bot_token", w.uid))
+	if _, err := w.env.DB.Pool.Exec(ctx, "UPDATE credentials SET value_cipher = $2 WHERE user_id = $1 AND key_name = 'slack_bot_token'", w.uid, sealed); err != nil {
+		t.Fatal(err)
+	}
+	end := time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)
+	w.addRun(t, "gcd_r0", orfsRun(t, "nangate45_gcd"), end.Add(-time.Hour))
+	w.addDigest(t, cg.DigestSchedule{Every: cg.DigestDaily, Minute: 9 * 60}, end.Add(-24*time.Hour))
+	w.setNow(end.Add(time.Minute))
+	res, err := w.scheduler().RunOnce(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Failed != 1 || len(digestMessages(w)) != 0 {
+		t.Fatalf("result %+v, messages %v: want no post", res, digestMessages(w))
+	}
+	if !strings.Contains(w.env.Log.String(), "slack_bot_token does not decrypt") {
+		t.Fatalf("the log does not say why: %s", w.env.Log.String())
+	}
+}
+
+func bytesOf(b byte, n int) []byte {
+	out := make([]byte, n)
+	for i := range out {
+		out[i] = b
+	}
+	return out
+}
