@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"credential-grafana/bot"
 	"credential-grafana/bot/slacktest"
 	"credential-grafana/cg"
@@ -28,6 +30,7 @@ type digestWorld struct {
 	uid   int64
 	now   time.Time
 	mu    sync.Mutex
+	qor   *pgx.Conn // the owner's connection to the QoR database, made once
 }
 
 func newDigestWorld(t *testing.T) *digestWorld {
@@ -87,7 +90,10 @@ func scaled(run grafanatest.ORFSRun, i int, factor float64) grafanatest.ORFSRun 
 func (w *digestWorld) addRun(t *testing.T, table string, run grafanatest.ORFSRun, at time.Time, broken ...cg.BrokenRule) db.RunFacts {
 	t.Helper()
 	ctx := context.Background()
-	conn := ownerConn(t, w.user, cg.KindQOR)
+	if w.qor == nil {
+		w.qor = ownerConn(t, w.user, cg.KindQOR)
+	}
+	conn := w.qor
 	if err := grafanatest.CreateORFSRunTable(ctx, conn, cg.KindQOR, table, run); err != nil {
 		t.Fatal(err)
 	}
