@@ -64,6 +64,9 @@ func subcommands() []*subcommand {
 		{name: "unmute", args: "<dashboard>", about: "post that design's runs again", example: "unmute cg-alice-timing-0123abcd", minArgs: 1, maxArgs: 1, run: runUnmute},
 		{name: "compare", args: "<table> <table>", about: "two runs side by side: their key figures, the differences (B against A) and a comparison dashboard; qualify a table as user/table or user/KIND/table when its name is ambiguous",
 			example: "compare gcd_run_11 gcd_run_12", minArgs: 2, maxArgs: 2, run: runCompare},
+		{name: "digest", args: "<user> daily HH:MM | weekly mon HH:MM | timezone <zone> | list | off | remove <id>",
+			about: "a message per day or week with every design run in it, its figures, trend and broken rules", example: "digest alice weekly mon 09:00",
+			minArgs: 2, maxArgs: 4, run: runDigest},
 		{name: "status", about: "database, Grafana, browser, last scan, queue and failures", example: "status", run: runStatus},
 	}
 }

@@ -125,6 +125,10 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("PUT /api/v1/users/{id}/credentials/{key}", s.auth(s.updateCredential))
 	s.mux.HandleFunc("DELETE /api/v1/users/{id}/credentials/{key}", s.auth(s.deleteCredential))
 	s.mux.HandleFunc("GET /api/v1/compare", s.auth(s.compareRuns))
+	s.mux.HandleFunc("GET /api/v1/users/{id}/digests", s.auth(s.listDigests))
+	s.mux.HandleFunc("PUT /api/v1/users/{id}/digests", s.auth(s.putDigest))
+	s.mux.HandleFunc("DELETE /api/v1/users/{id}/digests", s.auth(s.deleteDigests))
+	s.mux.HandleFunc("DELETE /api/v1/users/{id}/digests/{digest}", s.auth(s.deleteDigests))
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, cg.Errorf(cg.ENOTFOUND, "no such endpoint: %s %s (see the README's REST reference)", r.Method, r.URL.Path))
 	})

@@ -216,6 +216,7 @@ func (m *Main) Serve(ctx context.Context) error {
 	trigger := scheduler.NewTrigger(schedule, m.Scanner, m.Log)
 	trigger.Start(ctx)
 	defer m.startHousekeeping(ctx)()
+	defer m.startDigests(ctx)()
 	m.serving.Store(true)
 	stopFrontEnds := m.startFrontEnds(ctx)
 	defer m.startServiceGrafana(ctx)()

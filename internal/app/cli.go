@@ -64,7 +64,7 @@ Runs and dashboards:
   capture <url> -o out.gif [--frames N] [--delay ms] [--var name[=v1,v2,…]]
                                           record a dashboard by hand; --var steps through a variable
                                           (its values asked from Grafana when not given)
-
+` + digestUsage + `
 Credentials:
   cred list <user>                        list a user's credentials (secrets masked)
   cred set <user> <key> [value|-]         set a credential; without a value (or with -) it is read from
@@ -156,7 +156,7 @@ func Run(ctx context.Context, b Build, argv []string, stdin io.Reader, stdout, s
 		return 0
 	case "init":
 		return initEnv(b.EnvExample, envFile, stdout, stderr)
-	case "serve", "migrate", "user", "cred", "scan", "dashboards", "recapture", "status", "doctor", "capture", "rekey", "compare":
+	case "serve", "migrate", "user", "cred", "scan", "dashboards", "recapture", "status", "doctor", "capture", "rekey", "compare", "digest":
 	default:
 		return fail(stderr, cg.Errorf(cg.EINVALID, "unknown command %q (see `credential-grafana help`)", args.pos[0]))
 	}
@@ -194,6 +194,12 @@ func Run(ctx context.Context, b Build, argv []string, stdin io.Reader, stdout, s
 		return 0
 	}
 	if handled, err := runCompareCommand(ctx, m, args, out); handled {
+		if err != nil {
+			return fail(stderr, err)
+		}
+		return 0
+	}
+	if handled, err := runDigestCommand(ctx, m, args, out); handled {
 		if err != nil {
 			return fail(stderr, err)
 		}
