@@ -27,9 +27,9 @@ type DigestConfig struct {
 	// Notifier posts the digests; nil switches digests off (they are not marked done).
 	Notifier   DigestNotifier
 	SlackToken cg.Secret // the service's bot token, for users without their own
-	// TrendURL returns the trend dashboard of a design, "" when there is none; nil (or
-	// "") links each design's latest run dashboard instead.
-	// TODO(trend): set it from the trend dashboards' record once they are on main.
+	// TrendURL returns the trend dashboard of a design, "" when there is none (the digest
+	// then links the design's latest run dashboard). Defaults to the link the pipeline
+	// recorded with the design's runs (db.Dashboards.LatestTrendURL).
 	TrendURL func(ctx context.Context, userID int64, kind cg.Kind, design, platform string) (string, error)
 	// Lease is how long a claimed (digest, period) stays another replica's before it is
 	// taken as dead mid-post and claimed again. Defaults to 10 minutes.
@@ -70,6 +70,9 @@ func NewDigestScheduler(cfg DigestConfig) *DigestScheduler {
 	cfg.Spec = cmp.Or(cfg.Spec, "@every 1m")
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.TrendURL == nil && cfg.DB != nil {
+		cfg.TrendURL = cfg.DB.Dashboards().LatestTrendURL
 	}
 	return &DigestScheduler{cfg: cfg}
 }

@@ -173,6 +173,12 @@ func TestADigestCoversExactlyItsPeriodWithTheLatestFiguresAndSparklines(t *testi
 		facts = append(facts, w.addRun(t, fmt.Sprintf("gcd_r%d", i), scaled(gcd, i, 1+0.1*float64(i)), at, br...))
 	}
 	aesFacts := w.addRun(t, "aes_r0", aes, start.Add(11*time.Hour))
+	// aes has a trend dashboard (the pipeline recorded its link with the run): the digest
+	// links it rather than the run's dashboard.
+	aesTrend := "https://grafana.example/d/trend-aes?orgId=1"
+	if _, err := w.env.DB.Pool.Exec(context.Background(), "UPDATE dashboards SET trend_url = $2 WHERE user_id = $1 AND table_name = 'aes_r0'", w.uid, aesTrend); err != nil {
+		t.Fatal(err)
+	}
 	w.addDigest(t, cg.DigestSchedule{Every: cg.DigestDaily, Minute: 9 * 60}, start)
 
 	w.setNow(end.Add(30 * time.Second))
@@ -198,7 +204,7 @@ func TestADigestCoversExactlyItsPeriodWithTheLatestFiguresAndSparklines(t *testi
 		cg.Sparkline([]float64{area(0), area(1), area(2), area(3)}),
 		"aes", "1 run", "aes_r0", fmt.Sprintf("%.1f µm²", figure(aesFacts, "Area")),
 		"area &gt; +5%", "Area +10% &lt;b&gt;", // data escaped
-		"https://grafana.example/d/gcd_r3", "latest run's dashboard",
+		"https://grafana.example/d/gcd_r3", "latest run's dashboard", aesTrend,
 		"Mon 9 Mar 2026 09:00 – Tue 10 Mar 2026 09:00 (UTC)",
 	}
 	var text strings.Builder

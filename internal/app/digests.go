@@ -13,8 +13,7 @@ func (m *Main) startDigests(ctx context.Context) func() {
 	ds := scheduler.NewDigestScheduler(scheduler.DigestConfig{
 		DB: m.DB, Cipher: m.cipher, SlackToken: m.Config.SlackBotToken,
 		Notifier: bot.NewNotifier(bot.NotifierConfig{APIURL: m.Config.SlackAPIURL, Logger: m.Log}),
-		// TrendURL: the trend dashboards' link goes here once they are on main.
-		Logger: m.Log,
+		Logger:   m.Log,
 	})
 	if err := ds.Start(ctx); err != nil {
 		m.Log.Error().Err(err).Msg("digests are off")
