@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	_ "embed"
-	"fmt"
 	"strings"
 
 	"credential-grafana/bot"
@@ -43,11 +42,7 @@ func (m *Main) doctorConfig() commands.DoctorConfig {
 	cfg := m.Config
 	serve := cfg
 	serve.command = "serve" // doctor reports what the service will open, not what it opens itself
-	b := serve.Budget()
-	d := commands.DoctorConfig{
-		PlannedConns: b.Total(),
-		Plan:         fmt.Sprintf("PG_CONNECTIONS %d: master pool %d, side %d, scans %d", cfg.PGConnections, b.Master, b.Side, b.Scan),
-	}
+	d := commands.DoctorConfig{Budget: serve.Budget()}
 	if cfg.SlackBotToken.Empty() && cfg.SlackAppToken.Empty() {
 		return d
 	}
