@@ -46,7 +46,7 @@ func (d *DB) Doctor(ctx context.Context, b Budget, perDataSource int) []cg.Findi
 
 	sum, err := d.ConnectionSum(ctx, b, perDataSource)
 	if err != nil {
-		return append(out, cg.Finding{Area: "postgres", Check: "connections", Detail: fmt.Sprintf("cannot read max_connections: %v", err)})
+		return append(out, cg.Finding{Area: "postgres", Check: "connections", Detail: fmt.Sprintf("cannot add up the connections: %v", err)})
 	}
 	c := cg.Finding{Area: "postgres", Check: "connections", OK: sum.Fits(), Detail: sum.String()}
 	if !c.OK {
