@@ -12,6 +12,7 @@ import (
 
 	"credential-grafana/cg"
 	"credential-grafana/db"
+	"credential-grafana/grafana"
 	"credential-grafana/scheduler"
 )
 
@@ -230,6 +231,10 @@ type Status struct {
 	// that sealed them (for an administrator only): values under a previous key want `rekey`, values under an
 	// unknown key do not decrypt.
 	Secrets *db.KeyCounts `json:"secrets,omitempty"`
+	// Connections is the connection sum doctor prints (db.ConnectionSum's line:
+	// the service's budget and Grafana's data sources against max_connections), for an
+	// administrator only; empty when the server's settings cannot be read.
+	Connections string `json:"connections,omitempty"`
 	// Hint points an administrator to doctor when a component is failing.
 	Hint string `json:"hint,omitempty"`
 	// Everyone says the status covers every user (an administrator's). Otherwise it
@@ -326,6 +331,9 @@ func (s *Service) Status(ctx context.Context, actor Actor) (Status, error) {
 		return st, err
 	}
 	st.Secrets = &kc
+	if sum, err := s.db.ConnectionSum(ctx, s.doctor.Budget, grafana.DataSourceMaxOpenConns); err == nil {
+		st.Connections = sum.String()
+	}
 	return st, nil
 }
 

@@ -4,15 +4,16 @@ import (
 	"context"
 
 	"credential-grafana/cg"
+	"credential-grafana/db"
 	"credential-grafana/grafana"
 )
 
 // DoctorConfig is what Doctor needs beyond the service's own parts.
 type DoctorConfig struct {
-	// PlannedConns is the most connections to the master server this configuration opens
-	// at once; Plan says of what ("master pool 10 + scans 32").
-	PlannedConns int
-	Plan         string
+	// Budget is the most connections to the master server the service opens at once
+	// (PG_CONNECTIONS split as serve splits it): doctor checks it against the server,
+	// and doctor and status print it with Grafana's share (see db.ConnectionSum).
+	Budget db.Budget
 	// Slack checks the Slack tokens and channel; nil reports Slack as not configured.
 	Slack func(context.Context) []cg.Finding
 }
@@ -26,7 +27,7 @@ func (s *Service) Doctor(ctx context.Context, actor Actor) ([]cg.Finding, error)
 	if err := requireAdmin(actor, "run doctor"); err != nil {
 		return nil, err
 	}
-	out := s.db.Doctor(ctx, s.doctor.PlannedConns, s.doctor.Plan)
+	out := s.db.Doctor(ctx, s.doctor.Budget, grafana.DataSourceMaxOpenConns)
 	out = append(out, s.doctorGrafana(ctx)...)
 	if s.doctor.Slack == nil {
 		out = append(out, cg.Finding{Area: "slack", Check: "bot token", Skipped: true, Detail: "SLACK_BOT_TOKEN is not set: Slack is off"})

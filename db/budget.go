@@ -12,6 +12,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/rs/zerolog"
+
+	"credential-grafana/cg"
 )
 
 // Budget splits the connections one process may hold to the cluster (PG_CONNECTIONS)
@@ -100,20 +102,33 @@ var ServerFullWait = 2 * time.Minute
 // with jitter, for at most ServerFullWait or until ctx ends) while the server answers
 // that it is full, so that a burst of work waits for a slot instead of failing half way.
 func Connect(ctx context.Context, cfg *pgx.ConnConfig, log zerolog.Logger) (*pgx.Conn, error) {
+	var conn *pgx.Conn
+	err := whileFull(ctx, log, cfg.Database, cfg.Host, func() (err error) {
+		conn, err = pgx.ConnectConfig(ctx, cfg)
+		return err
+	})
+	return conn, err
+}
+
+// whileFull runs connect, and again with backoff (100 ms doubling to 5 s, with jitter,
+// for at most ServerFullWait or until ctx ends) while it fails because the server,
+// the role or the database is at its connection limit (IsServerFull). It returns
+// connect's last error.
+func whileFull(ctx context.Context, log zerolog.Logger, database, host string, connect func() error) error {
 	delay := 100 * time.Millisecond
 	deadline := time.Now().Add(ServerFullWait)
 	for attempt := 1; ; attempt++ {
-		conn, err := pgx.ConnectConfig(ctx, cfg)
+		err := connect()
 		if err == nil || !IsServerFull(err) || time.Now().After(deadline) {
-			return conn, err
+			return err
 		}
 		wait := delay + rand.N(delay/2)
-		log.Warn().Err(err).Str("database", cfg.Database).Str("host", cfg.Host).Int("attempt", attempt).Dur("retry_in", wait).
+		log.Warn().Err(err).Str("database", database).Str("host", host).Int("attempt", attempt).Dur("retry_in", wait).
 			Msg("PostgreSQL is full: waiting for a free connection")
 		select {
 		case <-time.After(wait):
 		case <-ctx.Done():
-			return nil, fmt.Errorf("connect to %s while the server is full: %w", cfg.Database, ctx.Err())
+			return fmt.Errorf("connect to %s while the server is full: %w", database, ctx.Err())
 		}
 		delay = min(2*delay, 5*time.Second)
 	}
@@ -125,6 +140,50 @@ type ConnectionRoom struct {
 	// 16, roles with pg_use_reserved_connections) may take; Open the client
 	// connections open now, this process's included.
 	Max, Reserved, Open int
+}
+
+// ConnectionSum is how the service's connections and what else may connect add up
+// against the server: what doctor and status print, and serve logs at start.
+type ConnectionSum struct {
+	// Budget is the PG_CONNECTIONS split of the service (as serve opens it).
+	Budget Budget
+	ConnectionRoom
+	// DataSources counts the Grafana data sources the product made (one per kind of
+	// each user not removed); PerDataSource is the maxOpenConns each is given, so that
+	// Grafana may hold DataSources×PerDataSource while every dashboard is queried at
+	// once, and none when idle (maxIdleConns 0).
+	DataSources, PerDataSource int
+}
+
+// Available is max_connections less the reserved slots.
+func (s ConnectionSum) Available() int { return s.Max - s.Reserved }
+
+// Grafana is the most Grafana's data sources may hold at once.
+func (s ConnectionSum) Grafana() int { return s.DataSources * s.PerDataSource }
+
+// Fits reports whether the service's budget fits in what is free now (the slots not
+// reserved and not open).
+func (s ConnectionSum) Fits() bool { return s.Budget.Total() <= s.Available()-s.Open }
+
+// String is the sum on one line.
+func (s ConnectionSum) String() string {
+	return fmt.Sprintf("PG_CONNECTIONS %d (master pool %d, side %d, scans %d) + Grafana's data sources up to %d (%d × maxOpenConns %d, none when idle) = %d, against max_connections %d less %d reserved = %d; %d open now",
+		s.Budget.Total(), s.Budget.Master, s.Budget.Side, s.Budget.Scan, s.Grafana(), s.DataSources, s.PerDataSource,
+		s.Budget.Total()+s.Grafana(), s.Max, s.Reserved, s.Available(), s.Open)
+}
+
+// ConnectionSum reads the server's room and counts the data sources the product made,
+// and adds them up with the budget b and perDataSource, each data source's maxOpenConns.
+func (d *DB) ConnectionSum(ctx context.Context, b Budget, perDataSource int) (ConnectionSum, error) {
+	room, err := d.ConnectionRoom(ctx)
+	if err != nil {
+		return ConnectionSum{}, err
+	}
+	var users int
+	if err := d.Pool.QueryRow(ctx, "SELECT count(*) FROM users WHERE status <> 'removed'").Scan(&users); err != nil {
+		return ConnectionSum{}, fmt.Errorf("count users' data sources: %w", err)
+	}
+	return ConnectionSum{Budget: b, ConnectionRoom: room, DataSources: users * len(cg.Kinds), PerDataSource: perDataSource}, nil
 }
 
 // ConnectionRoom reads max_connections, the reserved slots and the client connections

@@ -80,14 +80,21 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	return d, nil
 }
 
+// connect makes the pool and its first connection, waiting while the server is full
+// (see Connect): a CLI command or a replica started while the server has no free slot
+// waits for one instead of failing, and keeps that connection for its work.
 func (d *DB) connect(ctx context.Context) error {
 	pool, err := pgxpool.NewWithConfig(ctx, d.config)
 	if err != nil {
 		return err
 	}
-	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := pool.Ping(pctx); err != nil {
+	cc := d.config.ConnConfig
+	err = whileFull(ctx, d.log, cc.Database, cc.Host, func() error {
+		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		return pool.Ping(pctx)
+	})
+	if err != nil {
 		pool.Close()
 		return err
 	}

@@ -11,9 +11,10 @@ import (
 )
 
 // Doctor checks what the service needs of the master server: a master role that may
-// create databases and roles, and room in max_connections for planned connections (the
-// most this configuration opens at once).
-func (d *DB) Doctor(ctx context.Context, planned int, plan string) []cg.Finding {
+// create databases and roles, and room in max_connections for the budget b (the most
+// the service opens at once); its detail is the ConnectionSum, with Grafana's data
+// sources at perDataSource connections each.
+func (d *DB) Doctor(ctx context.Context, b Budget, perDataSource int) []cg.Finding {
 	var out []cg.Finding
 	var super, createDB, createRole bool
 	var role string
@@ -43,18 +44,14 @@ func (d *DB) Doctor(ctx context.Context, planned int, plan string) []cg.Finding 
 	}
 	out = append(out, f)
 
-	var maxConns, reserved, inUse int
-	err = d.Pool.QueryRow(ctx, `SELECT current_setting('max_connections')::int,
-		(SELECT coalesce(sum(setting::int), 0) FROM pg_settings WHERE name IN ('superuser_reserved_connections', 'reserved_connections'))::int,
-		(SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')::int`).Scan(&maxConns, &reserved, &inUse)
+	sum, err := d.ConnectionSum(ctx, b, perDataSource)
 	if err != nil {
-		return append(out, cg.Finding{Area: "postgres", Check: "connections", Detail: fmt.Sprintf("cannot read max_connections: %v", err)})
+		return append(out, cg.Finding{Area: "postgres", Check: "connections", Detail: fmt.Sprintf("cannot add up the connections: %v", err)})
 	}
-	free := maxConns - reserved - inUse
-	c := cg.Finding{Area: "postgres", Check: "connections", OK: planned <= free,
-		Detail: fmt.Sprintf("max_connections %d, %d reserved, %d in use now; this configuration opens up to %d (%s)", maxConns, reserved, inUse, planned, plan)}
+	c := cg.Finding{Area: "postgres", Check: "connections", OK: sum.Fits(), Detail: sum.String()}
 	if !c.OK {
-		c.Fix = fmt.Sprintf("lower PG_CONNECTIONS, or raise max_connections (ALTER SYSTEM SET max_connections = %d; then restart PostgreSQL), or put PgBouncer in front", maxConns+planned-free+10)
+		c.Fix = fmt.Sprintf("lower PG_CONNECTIONS, or raise max_connections (ALTER SYSTEM SET max_connections = %d; then restart PostgreSQL), or put PgBouncer in front",
+			sum.Max+b.Total()-(sum.Available()-sum.Open)+10)
 	}
 	return append(out, c)
 }

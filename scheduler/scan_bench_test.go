@@ -185,11 +185,11 @@ func BenchmarkScan(b *testing.B) {
 		report(b, s, res)
 		b.ReportMetric(float64(res.Servers), "pg_stat_database_queries/scan")
 	})
+	i := 0 // across runs of the sub-benchmark (-count): each new table has a new name
 	b.Run("one_new_table_found_and_enqueued_after_the_counters_show_it", func(b *testing.B) {
 		var q enqueued
 		s := newScanner(b, &q)
 		settled(b, s)
-		i := 0
 		var res *scheduler.ScanResult
 		for b.Loop() {
 			b.StopTimer()

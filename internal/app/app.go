@@ -340,23 +340,22 @@ func (m *Main) Close() {
 	}
 }
 
-// logConnectionBudget says how the service's connections fit in the server's: its
-// budget, max_connections less the reserved slots, what is open now, and what else
-// must fit (Grafana's data sources, other CLI commands).
+// logConnectionBudget says how the service's connections fit in the server's: the
+// ConnectionSum doctor and status print (its budget and Grafana's data sources against
+// max_connections less the reserved slots), and what is left for others.
 func (m *Main) logConnectionBudget(ctx context.Context) {
-	b := m.Config.Budget()
-	room, err := m.DB.ConnectionRoom(ctx)
+	sum, err := m.DB.ConnectionSum(ctx, m.Config.Budget(), grafana.DataSourceMaxOpenConns)
 	if err != nil {
 		m.Log.Warn().Err(err).Msg("read the server's max_connections")
 		return
 	}
-	left := room.Max - room.Reserved - room.Open - b.Total()
+	left := sum.Available() - sum.Open - sum.Budget.Total()
 	ev := m.Log.Info()
 	if left < 10 {
 		ev = m.Log.Warn()
 	}
-	ev.Int("pg_connections", b.Total()).Int("master", b.Master).Int("scan", b.Scan).Int("side", b.Side).
-		Int("max_connections", room.Max).Int("reserved", room.Reserved).Int("open_now", room.Open).Int("left_for_others", left).
-		Msg("connection budget: what is left must hold Grafana's data sources (up to " + strconv.Itoa(grafana.DataSourceMaxOpenConns) +
-			" per data source being queried, none when idle), CLI commands (2 each) and anything else; see README \"Many users\"")
+	ev.Int("pg_connections", sum.Budget.Total()).Int("master", sum.Budget.Master).Int("scan", sum.Budget.Scan).Int("side", sum.Budget.Side).
+		Int("max_connections", sum.Max).Int("reserved", sum.Reserved).Int("open_now", sum.Open).Int("left_for_others", left).
+		Int("grafana_data_sources", sum.DataSources).Int("grafana_most", sum.Grafana()).
+		Msg("connection budget: " + sum.String() + "; what is left must hold Grafana's busy data sources, CLI commands (2 each) and anything else; see README \"Many users\"")
 }

@@ -124,6 +124,9 @@ func runPipelineCommand(ctx context.Context, m *Main, args cliArgs, out printer)
 		if k := st.Secrets; k != nil {
 			printSecretCounts(out.w, *k)
 		}
+		if st.Connections != "" {
+			fmt.Fprintf(out.w, "conns      %s\n", st.Connections)
+		}
 		for _, d := range st.Failures {
 			fmt.Fprintf(out.w, "failed     %s %s: %s\n", d.UID, d.Step, d.LastError)
 		}

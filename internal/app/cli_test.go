@@ -181,7 +181,8 @@ func TestCLIScansOnceAndRecordsADashboardByHand(t *testing.T) {
 		t.Fatalf("dashboards: %d %s", code, out)
 	}
 	code, out, _ = cli("", "status")
-	for _, want := range []string{"database   ok", "grafana    off: GRAFANA_BASE_URL is not set", "browser    ok", "slack      off: ", "last scan"} {
+	for _, want := range []string{"database   ok", "grafana    off: GRAFANA_BASE_URL is not set", "browser    ok", "slack      off: ", "last scan",
+		"conns      PG_CONNECTIONS 20 (master pool 12, side 4, scans 4) + Grafana's data sources up to "} {
 		if code != 0 || !strings.Contains(out, want) {
 			t.Fatalf("status lacks %q: %d\n%s", want, code, out)
 		}

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"fmt"
 	"strings"
 
 	"credential-grafana/bot"
@@ -36,11 +35,7 @@ func (m *Main) doctorConfig() commands.DoctorConfig {
 	cfg := m.Config
 	serve := cfg
 	serve.command = "serve" // doctor reports what the service will open, not what it opens itself
-	b := serve.Budget()
-	d := commands.DoctorConfig{
-		PlannedConns: b.Total(),
-		Plan:         fmt.Sprintf("PG_CONNECTIONS %d: master pool %d, side %d, scans %d", cfg.PGConnections, b.Master, b.Side, b.Scan),
-	}
+	d := commands.DoctorConfig{Budget: serve.Budget()}
 	if cfg.SlackBotToken.Empty() && cfg.SlackAppToken.Empty() {
 		return d
 	}
