@@ -866,6 +866,11 @@ func (p *Pipeline) buildPost(ctx context.Context, j job, facts db.RunFacts, toke
 			post.Figures, post.PreviousTable = compare(facts.Figures, prev), table
 		}
 	}
+	broken, err := p.checkRules(ctx, j, post)
+	if err != nil {
+		return post, err
+	}
+	post.Broken = broken
 	return post, nil
 }
 
