@@ -124,6 +124,9 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /api/v1/users/{id}/credentials", s.auth(s.createCredential))
 	s.mux.HandleFunc("PUT /api/v1/users/{id}/credentials/{key}", s.auth(s.updateCredential))
 	s.mux.HandleFunc("DELETE /api/v1/users/{id}/credentials/{key}", s.auth(s.deleteCredential))
+	s.mux.HandleFunc("GET /api/v1/users/{id}/rules", s.auth(s.listRules))
+	s.mux.HandleFunc("POST /api/v1/users/{id}/rules", s.auth(s.addRule))
+	s.mux.HandleFunc("DELETE /api/v1/users/{id}/rules/{rule}", s.auth(s.removeRule))
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, cg.Errorf(cg.ENOTFOUND, "no such endpoint: %s %s (see the README's REST reference)", r.Method, r.URL.Path))
 	})
