@@ -72,6 +72,7 @@ Credentials:
   cred delete <user> <key>                delete a credential
   cred reveal <user> <key>                print one credential in full (audited)
 
+` + ruleUsage + `
 Flags:
   --json                                  print results as JSON
   --env-file <path>                       read configuration from this file (default .env)
@@ -129,6 +130,9 @@ func run(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.
 	}
 	known := map[string]bool{"json": true, "env-file": true, "slack-user": true, "channel": true, "drop-databases": true, "yes": true,
 		"once": true, "user": true, "o": true, "frames": true, "delay": true, "var": true}
+	for _, f := range ruleFlags {
+		known[f] = true
+	}
 	for f := range args.flags {
 		if !known[f] {
 			return fail(stderr, cg.Errorf(cg.EINVALID, "unknown flag --%s (see `credential-grafana help`; a value that starts with - goes after --: cred set alice db_pass -- -value)", f))
@@ -144,7 +148,7 @@ func run(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.
 		return 0
 	case "init":
 		return initEnv(envFile, stdout, stderr)
-	case "serve", "migrate", "user", "cred", "scan", "dashboards", "recapture", "status", "doctor", "capture", "rekey":
+	case "serve", "migrate", "user", "cred", "scan", "dashboards", "recapture", "status", "doctor", "capture", "rekey", "rule":
 	default:
 		return fail(stderr, cg.Errorf(cg.EINVALID, "unknown command %q (see `credential-grafana help`)", args.pos[0]))
 	}
@@ -324,6 +328,9 @@ func runCommand(ctx context.Context, svc *commands.Service, args cliArgs, stdin 
 		}
 		fmt.Fprintln(out.w, c.Value.Reveal())
 		return nil
+	}
+	if args.pos[0] == "rule" && sub != "" {
+		return runRuleCommand(ctx, svc, args, out)
 	}
 	if sub == "" {
 		return cg.Errorf(cg.EINVALID, "%q needs a subcommand (see `credential-grafana help`)", args.pos[0])
