@@ -289,7 +289,7 @@ func compare(v float64, op string, t float64) bool {
 // convert expresses v, in the rule's unit from, in the figure's unit to.
 func convert(v float64, from, to string) (float64, bool) {
 	if from == "" || from == to || v == 0 {
-		return v, from == "" || from == to || v == 0
+		return v, true
 	}
 	a, okA := lookupUnit(from)
 	b, okB := lookupUnit(to)
@@ -313,7 +313,11 @@ func formatRuleValue(v float64, decimals int, unit string) string {
 	return n + " " + unit
 }
 
-var ruleMention = regexp.MustCompile(`^(<@[UW][A-Z0-9]{2,}>|<!subteam\^S[A-Z0-9]{2,}>)$`)
+var (
+	ruleMention = regexp.MustCompile(`^(<@[UW][A-Z0-9]{2,}>|<!subteam\^S[A-Z0-9]{2,}>)$`)
+	bareMember  = regexp.MustCompile(`^[UW][A-Z0-9]{2,}$`)
+	bareGroup   = regexp.MustCompile(`^S[A-Z0-9]{2,}$`)
+)
 
 // ParseMention reads who a rule mentions: a member as Slack writes it (<@U…>, with or
 // without a |label) or a user group (<!subteam^S…>), or a bare member (U…, W…) or group
@@ -328,9 +332,9 @@ func ParseMention(s string) (string, error) {
 	switch {
 	case ruleMention.MatchString(s):
 		return s, nil
-	case regexp.MustCompile(`^[UW][A-Z0-9]{2,}$`).MatchString(s):
+	case bareMember.MatchString(s):
 		return "<@" + s + ">", nil
-	case regexp.MustCompile(`^S[A-Z0-9]{2,}$`).MatchString(s):
+	case bareGroup.MatchString(s):
 		return "<!subteam^" + s + ">", nil
 	case s == "":
 		return "", Errorf(EINVALID, "a rule names who to mention when it breaks: a Slack member (@name in Slack, or a member ID such as U012AB3CD) or a user group (@group in Slack, or its ID S…)")
