@@ -63,7 +63,7 @@ func subcommands() []*subcommand {
 		{name: "mute", args: "<dashboard>", about: "stop posting further runs of that dashboard's design", example: "mute cg-alice-timing-0123abcd", minArgs: 1, maxArgs: 1, run: runMute},
 		{name: "unmute", args: "<dashboard>", about: "post that design's runs again", example: "unmute cg-alice-timing-0123abcd", minArgs: 1, maxArgs: 1, run: runUnmute},
 		{name: "rule add", args: "<user> \"<rule>\" @who [--design <design>]", about: "mention @who (a member or user group) when a run breaks a regression rule: wns < -0.05 ns, drc > 0, area > +5% (against the previous run), tns worse by 10%",
-			example: "rule add alice \"wns < -0.05 ns\" @timing-team --design gcd", minArgs: 2, maxArgs: -1, run: runRuleAdd},
+			example: "rule add alice \"wns < -0.05 ns\" @alice --design gcd", minArgs: 2, maxArgs: -1, run: runRuleAdd},
 		{name: "rule list", args: "<user>", about: "a user's regression rules, with their numbers", example: "rule list alice", minArgs: 1, maxArgs: 1, run: runRuleList},
 		{name: "rule remove", args: "<user> <number>", about: "remove a regression rule", example: "rule remove alice 3", minArgs: 2, maxArgs: 2, run: runRuleRemove},
 		{name: "status", about: "database, Grafana, browser, last scan, queue and failures", example: "status", run: runStatus},
