@@ -82,7 +82,7 @@ func runRuleAdd(ctx context.Context, r *request) reply {
 		return r.b.errorReply(err, "rule add")
 	}
 	return reply{Text: fmt.Sprintf(":white_check_mark: Rule #%d of *%s*%s: `%s`. A run that breaks it says so first and mentions %s. `%s rule remove %s %d` removes it.",
-		rule.ID, esc(rule.User), designOf(rule), esc(rule.Expr), mentionText1(rule.Mention), r.b.cfg.Command, esc(rule.User), rule.ID)}
+		rule.ID, esc(rule.User), designOf(rule), esc(rule.Expr), ruleMentionText(rule.Mention), r.b.cfg.Command, esc(rule.User), rule.ID)}
 }
 
 func runRuleList(ctx context.Context, r *request) reply {
@@ -96,7 +96,7 @@ func runRuleList(ctx context.Context, r *request) reply {
 	var b strings.Builder
 	fmt.Fprintf(&b, "*Regression rules of %s*", esc(list[0].User))
 	for _, rule := range list {
-		fmt.Fprintf(&b, "\n#%d `%s`%s · mentions %s · added by %s", rule.ID, esc(rule.Expr), designOf(rule), mentionText1(rule.Mention), esc(rule.CreatedBy))
+		fmt.Fprintf(&b, "\n#%d `%s`%s · mentions %s · added by %s", rule.ID, esc(rule.Expr), designOf(rule), ruleMentionText(rule.Mention), esc(rule.CreatedBy))
 	}
 	return reply{Text: b.String()}
 }
@@ -116,8 +116,8 @@ func designOf(r cg.Rule) string {
 	return " for design *" + esc(r.Design) + "*"
 }
 
-// mentionText1 is a stored mention as Slack shows it: a real mention when it is one.
-func mentionText1(m string) string {
+// ruleMentionText is a stored mention as Slack shows it: a real mention when it is one.
+func ruleMentionText(m string) string {
 	if cg.IsMention(m) {
 		return m
 	}
