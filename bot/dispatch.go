@@ -67,6 +67,10 @@ func subcommands() []*subcommand {
 		{name: "digest", args: "<user> daily HH:MM | weekly mon HH:MM | timezone <zone> | list | off | remove <id>",
 			about: "a message per day or week with every design run in it, its figures, trend and broken rules", example: "digest alice weekly mon 09:00",
 			minArgs: 2, maxArgs: 4, run: runDigest},
+		{name: "rule add", args: "<user> \"<rule>\" @who [--design <design>]", about: "mention @who (a member or user group) when a run breaks a regression rule: wns < -0.05 ns, drc > 0, area > +5% (against the previous run), tns worse by 10%",
+			example: "rule add alice \"wns < -0.05 ns\" @alice --design gcd", minArgs: 2, maxArgs: -1, run: runRuleAdd},
+		{name: "rule list", args: "<user>", about: "a user's regression rules, with their numbers", example: "rule list alice", minArgs: 1, maxArgs: 1, run: runRuleList},
+		{name: "rule remove", args: "<user> <number>", about: "remove a regression rule", example: "rule remove alice 3", minArgs: 2, maxArgs: 2, run: runRuleRemove},
 		{name: "status", about: "database, Grafana, browser, last scan, queue and failures", example: "status", run: runStatus},
 	}
 }
@@ -83,6 +87,7 @@ type request struct {
 	users       []string          // member IDs mentioned (<@U…>)
 	channels    []string          // channel IDs mentioned (<#C…>)
 	text        string            // the whole text as typed (unescaped), for "what I understood"
+	raw         string            // the whole text as Slack sent it (escaped)
 }
 
 // actor is the Actor of the request, from the payload's user_id.
@@ -123,7 +128,7 @@ func parseWords(text string) (words []string, flags map[string]string, users, ch
 }
 
 // groups are the first words that take a verb after them.
-var groups = map[string]string{"user": "user", "users": "user", "cred": "cred", "creds": "cred", "credential": "cred", "credentials": "cred"}
+var groups = map[string]string{"user": "user", "users": "user", "cred": "cred", "creds": "cred", "credential": "cred", "credentials": "cred", "rule": "rule", "rules": "rule"}
 
 // match finds the subcommand of the words and its arguments, or says what is wrong.
 func (b *Bot) match(words []string) (*subcommand, []string, *reply) {
@@ -223,7 +228,7 @@ func (b *Bot) onSlashCommand(ctx context.Context, smc *socketmode.Client, req *s
 		return
 	}
 	r := &request{b: b, userID: cmd.UserID, channelID: cmd.ChannelID, responseURL: cmd.ResponseURL, triggerID: cmd.TriggerID,
-		args: args, flags: flags, users: users, channels: channels, text: unescapeSlashText(cmd.Text)}
+		args: args, flags: flags, users: users, channels: channels, text: unescapeSlashText(cmd.Text), raw: cmd.Text}
 	b.log.Info().Str("slack_user", cmd.UserID).Str("command", sub.name).Msg("slack command")
 	if sub.name == "help" {
 		b.ack(smc, req, b.helpReply().payload())

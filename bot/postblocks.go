@@ -23,16 +23,20 @@ const (
 // maxFieldsPerSection is Slack's limit of fields in one section block.
 const maxFieldsPerSection = 10
 
-// PostBlocks is the Block Kit of a pipeline message: a title, who and which database,
-// kind and table, the key figures with their change against the previous run, their
-// sparkline over the design's last runs and best value so far, and the buttons (open in
-// Grafana, the design's trend, compare with another run of the design, re-record the
-// GIF, mute the design). Everything from the run
+// PostBlocks is the Block Kit of a pipeline message: the regression rules the run broke
+// first, if any (brokenRulesBlock), then a title, who and which database, kind and
+// table, the key figures with their change against the previous run, their sparkline
+// over the design's last runs and best value so far, and the buttons (open in Grafana,
+// the design's trend, compare with another run of the design, re-record the GIF, mute
+// the design). Everything from the run
 // table is shown as text (escaped), and every field fits Slack's limits (fitMessage).
 func PostBlocks(p cg.Post) []slack.Block {
 	blocks := []slack.Block{
 		slack.NewHeaderBlock(plain(postTitle(p))),
 		slack.NewSectionBlock(mrkdwn(postSubject(p)), nil, nil, slack.SectionBlockOptionBlockID("cg_post_subject")),
+	}
+	if len(p.Broken) > 0 {
+		blocks = append([]slack.Block{brokenRulesBlock(p.Broken)}, blocks...)
 	}
 	fields := make([]*slack.TextBlockObject, 0, len(p.Figures))
 	for _, f := range p.Figures {
@@ -166,6 +170,9 @@ func PostText(p cg.Post) string {
 	}
 	if p.TrendURL != "" {
 		fmt.Fprintf(&b, ". Trend: %s", p.TrendURL)
+	}
+	if len(p.Broken) > 0 {
+		return fitText(brokenRulesText(p.Broken, false) + esc(b.String()))
 	}
 	return fitText(esc(b.String()))
 }

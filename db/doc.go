@@ -1,5 +1,6 @@
 // Package db owns everything PostgreSQL: the master database's pool and its embedded
-// migrations; the repositories for users, credentials, dashboards and the audit log;
+// migrations; the repositories for users, credentials, dashboards, regression rules and the audit
+// log;
 // the encryption of secret credential values at rest; the provisioning of each user's
 // roles and three databases, and the service's run history in each (history.go); the
 // discovery of run tables in them; the pipeline processes' heartbeats, with the taking

@@ -129,6 +129,9 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("PUT /api/v1/users/{id}/digests", s.auth(s.putDigest))
 	s.mux.HandleFunc("DELETE /api/v1/users/{id}/digests", s.auth(s.deleteDigests))
 	s.mux.HandleFunc("DELETE /api/v1/users/{id}/digests/{digest}", s.auth(s.deleteDigests))
+	s.mux.HandleFunc("GET /api/v1/users/{id}/rules", s.auth(s.listRules))
+	s.mux.HandleFunc("POST /api/v1/users/{id}/rules", s.auth(s.addRule))
+	s.mux.HandleFunc("DELETE /api/v1/users/{id}/rules/{rule}", s.auth(s.removeRule))
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, cg.Errorf(cg.ENOTFOUND, "no such endpoint: %s %s (see the README's REST reference)", r.Method, r.URL.Path))
 	})

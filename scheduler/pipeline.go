@@ -937,6 +937,11 @@ func (p *Pipeline) buildPost(ctx context.Context, j job, facts db.RunFacts, toke
 	if err := p.trend(ctx, d, &post); err != nil {
 		return post, err
 	}
+	broken, err := p.checkRules(ctx, j, post)
+	if err != nil {
+		return post, err
+	}
+	post.Broken = broken
 	return post, nil
 }
 

@@ -76,6 +76,7 @@ Credentials:
   cred delete <user> <key>                delete a credential
   cred reveal <user> <key>                print one credential in full (audited)
 
+` + ruleUsage + `
 Flags:
   --json                                  print results as JSON
   --env-file <path>                       read configuration from this file (default .env)
@@ -141,6 +142,9 @@ func Run(ctx context.Context, b Build, argv []string, stdin io.Reader, stdout, s
 	}
 	known := map[string]bool{"json": true, "env-file": true, "slack-user": true, "channel": true, "drop-databases": true, "yes": true,
 		"once": true, "user": true, "o": true, "frames": true, "delay": true, "var": true}
+	for _, f := range ruleFlags {
+		known[f] = true
+	}
 	for f := range args.flags {
 		if !known[f] {
 			return fail(stderr, cg.Errorf(cg.EINVALID, "unknown flag --%s (see `credential-grafana help`; a value that starts with - goes after --: cred set alice db_pass -- -value)", f))
@@ -156,7 +160,7 @@ func Run(ctx context.Context, b Build, argv []string, stdin io.Reader, stdout, s
 		return 0
 	case "init":
 		return initEnv(b.EnvExample, envFile, stdout, stderr)
-	case "serve", "migrate", "user", "cred", "scan", "dashboards", "recapture", "status", "doctor", "capture", "rekey", "compare", "digest":
+	case "serve", "migrate", "user", "cred", "scan", "dashboards", "recapture", "status", "doctor", "capture", "rekey", "compare", "digest", "rule":
 	default:
 		return fail(stderr, cg.Errorf(cg.EINVALID, "unknown command %q (see `credential-grafana help`)", args.pos[0]))
 	}
@@ -187,29 +191,17 @@ func Run(ctx context.Context, b Build, argv []string, stdin io.Reader, stdout, s
 		return 0
 	}
 	out := printer{w: stdout, json: args.flag("json")}
-	if handled, err := runKeyCommand(ctx, m, args, out); handled {
-		if err != nil {
-			return fail(stderr, err)
+	// Each command group's runner says whether the command was its own; a new group
+	// goes in this list.
+	for _, group := range []func(context.Context, *Main, cliArgs, printer) (bool, error){
+		runKeyCommand, runCompareCommand, runDigestCommand, runPipelineCommand,
+	} {
+		if handled, err := group(ctx, m, args, out); handled {
+			if err != nil {
+				return fail(stderr, err)
+			}
+			return 0
 		}
-		return 0
-	}
-	if handled, err := runCompareCommand(ctx, m, args, out); handled {
-		if err != nil {
-			return fail(stderr, err)
-		}
-		return 0
-	}
-	if handled, err := runDigestCommand(ctx, m, args, out); handled {
-		if err != nil {
-			return fail(stderr, err)
-		}
-		return 0
-	}
-	if handled, err := runPipelineCommand(ctx, m, args, out); handled {
-		if err != nil {
-			return fail(stderr, err)
-		}
-		return 0
 	}
 	if err := runCommand(ctx, m.Commands, args, stdin, out); err != nil {
 		return fail(stderr, err)
@@ -349,6 +341,9 @@ func runCommand(ctx context.Context, svc *commands.Service, args cliArgs, stdin 
 		}
 		fmt.Fprintln(out.w, c.Value.Reveal())
 		return nil
+	}
+	if args.pos[0] == "rule" && sub != "" {
+		return runRuleCommand(ctx, svc, args, out)
 	}
 	if sub == "" {
 		return cg.Errorf(cg.EINVALID, "%q needs a subcommand (see `credential-grafana help`)", args.pos[0])
