@@ -576,7 +576,19 @@ func (p *Pipeline) saveTrend(ctx context.Context, g *grafana.Client, j job, desi
 		return fail(err)
 	}
 	if _, err := g.CheckTrend(ctx, dash); err != nil {
-		return fail(err)
+		// A user made before the service kept a run history has none in the databases of
+		// the kinds it recorded no run in since: make it there, and check once more.
+		for _, k := range cg.Kinds {
+			if k == j.d.Kind {
+				continue
+			}
+			if herr := p.writeHistory(ctx, j.creds, j.user.Name, k); herr != nil {
+				return fail(herr)
+			}
+		}
+		if _, err := g.CheckTrend(ctx, dash); err != nil {
+			return fail(err)
+		}
 	}
 	saved, err := g.SaveDashboard(ctx, grafana.SaveDashboardRequest{
 		Dashboard: dash, FolderUID: grafana.FolderUID(j.user.Name), Overwrite: true,
