@@ -422,8 +422,8 @@ func TestAFailedHistoryWriteIsRetriedWithoutASecondDashboardOrPost(t *testing.T)
 	}
 	dbtest.Exec(t, dbname, "DROP TABLE cg_history.runs")
 	w.waitPosted(t, 1, 3*time.Minute)
-	if n := len(w.grafana.Dashboards()); n != 1 {
-		t.Errorf("%d dashboards in Grafana, want 1", n)
+	if n := len(runDashboards(w)); n != 1 {
+		t.Errorf("%d run dashboards in Grafana, want 1", n)
 	}
 	if n := len(w.slack.CompletedUploads()); n != 1 {
 		t.Errorf("%d posts, want 1", n)
