@@ -540,6 +540,16 @@ func (d Dashboard) Variables() []Variable {
 // cg.EFORBIDDEN error naming the first other one otherwise: a dashboard of one user never
 // reads through another's data source.
 func (d Dashboard) CheckBoundTo(uid string) error {
+	if foreign := d.foreignDataSource(map[string]bool{uid: true}); foreign != "" {
+		return cg.Errorf(cg.EFORBIDDEN, "dashboard %s names the data source %s, not %s, the one the service provisioned for it: it is not saved", d.UID(), foreign, uid)
+	}
+	return nil
+}
+
+// foreignDataSource returns the first data source, anywhere in the model, whose UID is
+// not in allowed ("(a data source without a UID)" for one without), "" when there is
+// none.
+func (d Dashboard) foreignDataSource(allowed map[string]bool) string {
 	var foreign string
 	var walk func(v any)
 	walk = func(v any) {
@@ -554,11 +564,8 @@ func (d Dashboard) CheckBoundTo(uid string) error {
 					case string:
 						got = ref
 					}
-					if got != uid {
-						foreign = got
-						if foreign == "" {
-							foreign = "(a data source without a UID)"
-						}
+					if !allowed[got] {
+						foreign = cmpOr(got, "(a data source without a UID)")
 					}
 				}
 				walk(e)
@@ -570,10 +577,7 @@ func (d Dashboard) CheckBoundTo(uid string) error {
 		}
 	}
 	walk(map[string]any(d))
-	if foreign != "" {
-		return cg.Errorf(cg.EFORBIDDEN, "dashboard %s names the data source %s, not %s, the one the service provisioned for it: it is not saved", d.UID(), foreign, uid)
-	}
-	return nil
+	return foreign
 }
 
 // UID is the dashboard's uid.

@@ -248,36 +248,7 @@ func (d Dashboard) CheckBoundToAny(uids ...string) error {
 	for _, u := range uids {
 		allowed[u] = true
 	}
-	var foreign string
-	var walk func(v any)
-	walk = func(v any) {
-		switch x := v.(type) {
-		case map[string]any:
-			for k, e := range x {
-				if k == "datasource" && foreign == "" {
-					got := ""
-					switch ref := e.(type) {
-					case map[string]any:
-						got = str(ref["uid"])
-					case string:
-						got = ref
-					}
-					if !allowed[got] {
-						foreign = got
-						if foreign == "" {
-							foreign = "(a data source without a UID)"
-						}
-					}
-				}
-				walk(e)
-			}
-		case []any:
-			for _, e := range x {
-				walk(e)
-			}
-		}
-	}
-	walk(map[string]any(d))
+	foreign := d.foreignDataSource(allowed)
 	if foreign != "" {
 		return cg.Errorf(cg.EFORBIDDEN, "dashboard %s names the data source %s, not one the service provisioned for its user (%s): it is not saved", d.UID(), foreign, strings.Join(uids, ", "))
 	}
