@@ -367,7 +367,7 @@ func unknownMetric(typed string) error {
 	for _, m := range RuleMetrics {
 		names = append(names, m.Name)
 		for _, n := range append([]string{m.Name}, m.Aliases...) {
-			if d := editDistance(strings.ToLower(typed), n); d < bestD {
+			if d := EditDistance(strings.ToLower(typed), n); d < bestD {
 				best, bestD = m.Name, d
 			}
 		}
@@ -450,8 +450,9 @@ func isWordToken(s string) bool {
 
 func isUnitToken(s string) bool { return s == "%" || isWordToken(s) }
 
-// editDistance is the Levenshtein distance between a and b, in bytes.
-func editDistance(a, b string) int {
+// EditDistance is the Levenshtein distance between a and b, in bytes: what a "did you
+// mean" suggestion is chosen by.
+func EditDistance(a, b string) int {
 	prev := make([]int, len(b)+1)
 	cur := make([]int, len(b)+1)
 	for j := range prev {
