@@ -91,3 +91,26 @@ func (s ShareState) String() string {
 	}
 	return "unknown"
 }
+
+// ConvertUnit converts v from unit from to unit to: the same unit, or ps and ns (a run
+// table's times are in either). Any other pair of units does not convert.
+func ConvertUnit(v float64, from, to string) (float64, bool) {
+	switch {
+	case from == to:
+		return v, true
+	case from == "ps" && to == "ns":
+		return v / 1000, true
+	case from == "ns" && to == "ps":
+		return v * 1000, true
+	}
+	return 0, false
+}
+
+// In returns f's value in the unit of like when f is the same figure (by name), so
+// that two runs' figures compare whatever time unit each table used.
+func (f Figure) In(like Figure) (float64, bool) {
+	if f.Name != like.Name {
+		return 0, false
+	}
+	return ConvertUnit(f.Value, f.Unit, like.Unit)
+}

@@ -325,7 +325,7 @@ func CompareFigures(a, b []cg.Figure) []FigureChange {
 		ch := FigureChange{Name: fa.Name, Unit: fa.Unit, Decimals: fa.Decimals, HigherIsBetter: fa.HigherIsBetter, A: &va}
 		if i := slices.IndexFunc(b, func(f cg.Figure) bool { return f.Name == fa.Name }); i >= 0 {
 			used[i] = true
-			if vb, ok := convertUnit(b[i].Value, b[i].Unit, fa.Unit); ok {
+			if vb, ok := cg.ConvertUnit(b[i].Value, b[i].Unit, fa.Unit); ok {
 				ch.B = &vb
 				ch.Decimals = max(fa.Decimals, b[i].Decimals)
 				diff := vb - va
@@ -347,20 +347,6 @@ func CompareFigures(a, b []cg.Figure) []FigureChange {
 		out = append(out, FigureChange{Name: fb.Name, Unit: fb.Unit, Decimals: fb.Decimals, HigherIsBetter: fb.HigherIsBetter, B: &vb})
 	}
 	return out
-}
-
-// convertUnit converts v from unit from to unit to: the same unit, or ps and ns (as the
-// pipeline does when it compares a run with the previous one).
-func convertUnit(v float64, from, to string) (float64, bool) {
-	switch {
-	case from == to:
-		return v, true
-	case from == "ps" && to == "ns":
-		return v / 1000, true
-	case from == "ns" && to == "ps":
-		return v * 1000, true
-	}
-	return 0, false
 }
 
 func verdict(diff float64, decimals int, higherIsBetter bool) string {

@@ -292,16 +292,8 @@ func BuildDigest(ctx context.Context, m *db.DB, d db.DigestRecord, loc *time.Loc
 // figureIn returns the value of the figure named like f among figs, in f's unit.
 func figureIn(figs []cg.Figure, f cg.Figure) (float64, bool) {
 	for _, g := range figs {
-		if g.Name != f.Name {
-			continue
-		}
-		switch {
-		case g.Unit == f.Unit:
-			return g.Value, true
-		case g.Unit == "ps" && f.Unit == "ns":
-			return g.Value / 1000, true
-		case g.Unit == "ns" && f.Unit == "ps":
-			return g.Value * 1000, true
+		if v, ok := g.In(f); ok {
+			return v, true
 		}
 	}
 	return 0, false

@@ -180,20 +180,9 @@ func compare(cur, prev []cg.Figure) []cg.Figure {
 	out := slices.Clone(cur)
 	for i, c := range out {
 		for _, p := range prev {
-			if p.Name != c.Name {
-				continue
+			if v, ok := p.In(c); ok {
+				out[i].Previous = &v
 			}
-			v := p.Value
-			switch {
-			case p.Unit == c.Unit:
-			case p.Unit == "ps" && c.Unit == "ns":
-				v /= 1000
-			case p.Unit == "ns" && c.Unit == "ps":
-				v *= 1000
-			default:
-				continue
-			}
-			out[i].Previous = &v
 		}
 	}
 	return out

@@ -184,7 +184,7 @@ func (p *Pipeline) trend(ctx context.Context, d cg.Dashboard, post *cg.Post) err
 			}
 			v := math.NaN() // a run without the figure leaves a gap
 			for _, o := range r.Figures {
-				if c, ok := inUnit(o, *f); ok {
+				if c, ok := o.In(*f); ok {
 					v = c
 					break
 				}
@@ -197,8 +197,8 @@ func (p *Pipeline) trend(ctx context.Context, d cg.Dashboard, post *cg.Post) err
 		}
 		best := f.Value
 		for _, r := range ranges {
-			lo, ok1 := inUnit(cg.Figure{Name: r.Name, Unit: r.Unit, Value: r.Min}, *f)
-			hi, ok2 := inUnit(cg.Figure{Name: r.Name, Unit: r.Unit, Value: r.Max}, *f)
+			lo, ok1 := cg.Figure{Name: r.Name, Unit: r.Unit, Value: r.Min}.In(*f)
+			hi, ok2 := cg.Figure{Name: r.Name, Unit: r.Unit, Value: r.Max}.In(*f)
 			if !ok1 || !ok2 {
 				continue
 			}
@@ -211,23 +211,6 @@ func (p *Pipeline) trend(ctx context.Context, d cg.Dashboard, post *cg.Post) err
 		f.Best = &best
 	}
 	return nil
-}
-
-// inUnit returns o's value in f's unit when o is the same figure as f (converting ps
-// and ns, as compare does).
-func inUnit(o, f cg.Figure) (float64, bool) {
-	if o.Name != f.Name {
-		return 0, false
-	}
-	switch {
-	case o.Unit == f.Unit:
-		return o.Value, true
-	case o.Unit == "ps" && f.Unit == "ns":
-		return o.Value / 1000, true
-	case o.Unit == "ns" && f.Unit == "ps":
-		return o.Value * 1000, true
-	}
-	return 0, false
 }
 
 // backfillAtStart runs the backfill once, in the background, after Start; Stop waits
