@@ -146,23 +146,32 @@ func (t *Templates) Source(kind cg.Kind) string { return t.sources[kind] }
 // ValidateTemplate checks one template: valid JSON, known placeholders only, the
 // dashboard's uid and title are placeholders, the kind's step variable exists, every
 // panel and variable is bound to the data source placeholder, and every SQL names the
-// table through the table placeholder. file names the template in errors.
-func ValidateTemplate(file string, kind cg.Kind, data []byte) error {
-	fail := func(panel, format string, args ...any) error {
-		return &TemplateError{File: file, Panel: panel, Problem: fmt.Sprintf(format, args...)}
-	}
+// decodeTemplate reads a template's one JSON object, saying where a syntax error is.
+func decodeTemplate(data []byte, fail func(panel, format string, args ...any) error) (map[string]any, error) {
 	var dash map[string]any
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&dash); err != nil {
 		var se *json.SyntaxError
 		if errors.As(err, &se) {
 			line, col := position(data, se.Offset)
-			return fail("", "not valid JSON at line %d, column %d: %v", line, col, err)
+			return nil, fail("", "not valid JSON at line %d, column %d: %v", line, col, err)
 		}
-		return fail("", "not a JSON object: %v", err)
+		return nil, fail("", "not a JSON object: %v", err)
 	}
 	if dec.More() {
-		return fail("", "not valid JSON: text after the dashboard object")
+		return nil, fail("", "not valid JSON: text after the dashboard object")
+	}
+	return dash, nil
+}
+
+// table through the table placeholder. file names the template in errors.
+func ValidateTemplate(file string, kind cg.Kind, data []byte) error {
+	fail := func(panel, format string, args ...any) error {
+		return &TemplateError{File: file, Panel: panel, Problem: fmt.Sprintf(format, args...)}
+	}
+	dash, err := decodeTemplate(data, fail)
+	if err != nil {
+		return err
 	}
 	// Placeholders anywhere.
 	if err := checkPlaceholders(dash, "", func(panel, problem string) error { return fail(panel, "%s", problem) }); err != nil {

@@ -1,7 +1,6 @@
 package grafana
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -59,13 +58,9 @@ func ValidateTrendTemplate(file string, data []byte) error {
 	fail := func(panel, format string, args ...any) error {
 		return &TemplateError{File: file, Panel: panel, Problem: fmt.Sprintf(format, args...)}
 	}
-	var dash map[string]any
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&dash); err != nil {
-		return fail("", "not a JSON object: %v", err)
-	}
-	if dec.More() {
-		return fail("", "not valid JSON: text after the dashboard object")
+	dash, err := decodeTemplate(data, fail)
+	if err != nil {
+		return err
 	}
 	if err := checkPlaceholdersIn(dash, "", trendNames, func(panel, problem string) error { return fail(panel, "%s", problem) }); err != nil {
 		return err
