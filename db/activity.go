@@ -28,11 +28,17 @@ type DatabaseActivity struct {
 
 // activitySQL reads the write counters of the named databases, in one round trip for
 // the whole server. A database that exists but has no statistics yet reads as zeros.
+// The names are joined, not matched with = ANY: that compares every database of the
+// cluster with every name (at a thousand users, 3,000 × 3,000 comparisons, most of an
+// idle scan), where the join looks each name up in pg_database's unique index. The
+// counters are those behind the pg_stat_database view (src/backend/catalog/
+// system_views.sql), called for the matched databases only rather than computed by
+// the view for every database of the cluster.
 const activitySQL = `
-SELECT d.datname, d.oid, coalesce(s.tup_inserted, 0), coalesce(s.tup_updated, 0), coalesce(s.tup_deleted, 0),
-       coalesce(s.stats_reset, 'epoch'::timestamptz), current_setting('track_counts')::bool
-FROM pg_database d LEFT JOIN pg_stat_database s ON s.datid = d.oid
-WHERE d.datname = ANY($1::text[])`
+SELECT d.datname, d.oid, pg_stat_get_db_tuples_inserted(d.oid), pg_stat_get_db_tuples_updated(d.oid),
+       pg_stat_get_db_tuples_deleted(d.oid), coalesce(pg_stat_get_db_stat_reset_time(d.oid), 'epoch'::timestamptz),
+       current_setting('track_counts')::bool
+FROM unnest($1::text[]) AS n(name) JOIN pg_database d ON d.datname = n.name`
 
 // QueryRower is what ReadDatabaseActivity needs: a pgx connection or pool.
 type QueryRower interface {
