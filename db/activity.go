@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // ErrNoCounters means the server keeps no activity counters (track_counts is off), so
@@ -40,16 +41,20 @@ SELECT d.datname, d.oid, pg_stat_get_db_tuples_inserted(d.oid), pg_stat_get_db_t
        current_setting('track_counts')::bool
 FROM unnest($1::text[]) AS n(name) JOIN pg_database d ON d.datname = n.name`
 
-// QueryRower is what ReadDatabaseActivity needs: a pgx connection or pool.
-type QueryRower interface {
+// Querier is a connection, a pool or a transaction: what a repository function takes
+// when it runs on a connection its caller holds (the scan does all its master reads
+// on the connection that holds its lock, so an idle scan holds one connection).
+type Querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
 // ReadDatabaseActivity returns, by name, the counters of those of the named databases
 // that exist on the server q is connected to (any database of that server will do:
 // pg_stat_database covers the whole cluster). Returns ErrNoCounters when the server
 // does not count.
-func ReadDatabaseActivity(ctx context.Context, q QueryRower, databases []string) (map[string]DatabaseActivity, error) {
+func ReadDatabaseActivity(ctx context.Context, q Querier, databases []string) (map[string]DatabaseActivity, error) {
 	rows, err := q.Query(ctx, activitySQL, databases)
 	if err != nil {
 		return nil, fmt.Errorf("read pg_stat_database: %w", err)

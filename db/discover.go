@@ -35,11 +35,6 @@ FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition
 ORDER BY c.relname`
 
-// Querier is what DiscoverTables needs: a pgx connection or pool.
-type Querier interface {
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-}
-
 // DiscoverTables lists the run tables of one user database with a single query; known
 // names come back without columns.
 func DiscoverTables(ctx context.Context, q Querier, known []string) ([]Table, error) {

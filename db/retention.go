@@ -57,7 +57,7 @@ const scanLock int64 = 0x63675f7363616e // "cg_scan"
 // unlock releases both; the scan reads the master database on held meanwhile, so that
 // it needs no second connection. It reports false (holding nothing) when another
 // replica scans.
-func (d *DB) TryLockScan(ctx context.Context) (held QueryRower, unlock func(), ok bool, err error) {
+func (d *DB) TryLockScan(ctx context.Context) (held Querier, unlock func(), ok bool, err error) {
 	conn, err := d.Pool.Acquire(ctx)
 	if err != nil {
 		return nil, func() {}, false, fmt.Errorf("scan: acquire master connection: %w", err)

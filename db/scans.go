@@ -21,8 +21,8 @@ type ScanRun struct {
 }
 
 // RecordScan stores a finished scan, so that any process can report the last one.
-func (d *DB) RecordScan(ctx context.Context, r ScanRun) error {
-	if _, err := d.Pool.Exec(ctx, `INSERT INTO scan_runs (started_at, finished_at, users, tables_new, failures, detail)
+func (d *DB) RecordScan(ctx context.Context, q Querier, r ScanRun) error {
+	if _, err := q.Exec(ctx, `INSERT INTO scan_runs (started_at, finished_at, users, tables_new, failures, detail)
 		VALUES ($1, $2, $3, $4, $5, $6)`, r.StartedAt, r.FinishedAt, r.Users, r.TablesNew, r.Failures, r.Detail); err != nil {
 		return fmt.Errorf("record scan: %w", err)
 	}

@@ -69,7 +69,12 @@ func (r Users) one(ctx context.Context, where string, arg any) (cg.User, error) 
 
 // List returns every user, removed ones included, by name.
 func (r Users) List(ctx context.Context) ([]cg.User, error) {
-	rows, err := r.db.Pool.Query(ctx, "SELECT "+userColumns+" FROM users ORDER BY username")
+	return r.ListOn(ctx, r.db.Pool)
+}
+
+// ListOn is List on q, a connection the caller holds.
+func (r Users) ListOn(ctx context.Context, q Querier) ([]cg.User, error) {
+	rows, err := q.Query(ctx, "SELECT "+userColumns+" FROM users ORDER BY username")
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}

@@ -171,7 +171,7 @@ func (s *Scanner) ScanOnce(ctx context.Context, opt ScanOptions) (*ScanResult, e
 	s.conns.closeIdle(15 * time.Minute)
 	res := &ScanResult{StartedAt: time.Now()}
 	before := s.conns.stats()
-	users, err := s.users(ctx, opt)
+	users, err := s.users(ctx, lockConn, opt)
 	if err != nil {
 		return nil, err
 	}
@@ -221,7 +221,7 @@ func (s *Scanner) ScanOnce(ctx context.Context, opt ScanOptions) (*ScanResult, e
 	res.Connects = after.Connects - before.Connects
 	detail, err := json.Marshal(res)
 	if err == nil {
-		err = s.cfg.DB.RecordScan(ctx, db.ScanRun{StartedAt: res.StartedAt, FinishedAt: time.Now(), Users: res.Users,
+		err = s.cfg.DB.RecordScan(ctx, lockConn, db.ScanRun{StartedAt: res.StartedAt, FinishedAt: time.Now(), Users: res.Users,
 			TablesNew: len(res.New) + len(res.Incompatible), Failures: len(res.Failures), Detail: detail})
 	}
 	if err != nil {
@@ -236,7 +236,7 @@ func (s *Scanner) ScanOnce(ctx context.Context, opt ScanOptions) (*ScanResult, e
 	return res, ctx.Err()
 }
 
-func (s *Scanner) users(ctx context.Context, opt ScanOptions) ([]cg.User, error) {
+func (s *Scanner) users(ctx context.Context, master db.Querier, opt ScanOptions) ([]cg.User, error) {
 	if opt.User != "" {
 		u, err := s.cfg.DB.Users().ByName(ctx, opt.User)
 		if err != nil {
@@ -247,7 +247,7 @@ func (s *Scanner) users(ctx context.Context, opt ScanOptions) ([]cg.User, error)
 		}
 		return []cg.User{u}, nil
 	}
-	all, err := s.cfg.DB.Users().List(ctx)
+	all, err := s.cfg.DB.Users().ListOn(ctx, master)
 	if err != nil {
 		return nil, err
 	}
@@ -367,13 +367,13 @@ func (s *Scanner) config(t *target) error {
 // the ones whose counters cannot be read, and all of them on a full sweep. The counters
 // are read before the tables, so a write they do not show yet moves them later and is
 // found by a later scan.
-func (s *Scanner) plan(ctx context.Context, master db.QueryRower, users []cg.User, res *ScanResult, everyone bool) ([]userPlan, []UserFailure) {
+func (s *Scanner) plan(ctx context.Context, master db.Querier, users []cg.User, res *ScanResult, everyone bool) ([]userPlan, []UserFailure) {
 	var failures []UserFailure
 	ids := make([]int64, len(users))
 	for i, u := range users {
 		ids[i] = u.ID
 	}
-	creds, err := s.cfg.DB.Credentials(s.cfg.Cipher).MapMany(ctx, ids, databaseCredentials)
+	creds, err := s.cfg.DB.Credentials(s.cfg.Cipher).MapMany(ctx, master, ids, databaseCredentials)
 	if err != nil {
 		for _, u := range users {
 			failures = append(failures, UserFailure{User: u.Name, Error: err.Error()})
@@ -476,7 +476,7 @@ func (s *Scanner) plan(ctx context.Context, master db.QueryRower, users []cg.Use
 // readActivity reads the counters of the named databases of one server: through the
 // master connection when the server is the master's, else through a connection to one
 // of the databases (any of them sees the whole server).
-func (s *Scanner) readActivity(ctx context.Context, master db.QueryRower, t *target, names []string) (map[string]db.DatabaseActivity, error) {
+func (s *Scanner) readActivity(ctx context.Context, master db.Querier, t *target, names []string) (map[string]db.DatabaseActivity, error) {
 	qctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
 	defer cancel()
 	if t.key.host == s.cfg.DB.Host() && t.key.port == s.cfg.DB.Port() {

@@ -244,3 +244,28 @@ func TestChangedOnlyScanAsksAnotherServerOnThatServer(t *testing.T) {
 		t.Fatalf("changed-only scan: full %v, servers %d, %d databases, new %+v", res.Full, res.Servers, res.Databases, res.New)
 	}
 }
+
+// An idle scan does all its master reads and its record on the connection that holds
+// the scan lock: one connection of the master pool, none opened to users' databases.
+func TestIdleScanHoldsOneMasterConnection(t *testing.T) {
+	t.Parallel()
+	cs := newChangedSetup(t, 3)
+	cs.scan(t)
+	cs.settle(t)
+	idle := 0
+	for range 5 {
+		before := cs.env.DB.Pool.Stat().AcquireCount()
+		res := cs.scan(t)
+		acquired := cs.env.DB.Pool.Stat().AcquireCount() - before
+		if res.Databases != 0 { // autovacuum moved a counter: not an idle scan
+			continue
+		}
+		idle++
+		if acquired != 1 || res.Connects != 0 {
+			t.Fatalf("idle scan acquired %d master connections and opened %d to users' databases; want 1 and 0", acquired, res.Connects)
+		}
+	}
+	if idle == 0 {
+		t.Fatal("no idle scan in 5: the counters kept moving")
+	}
+}
