@@ -95,7 +95,8 @@ func IsServerFull(err error) bool {
 	return errors.As(err, &pgErr) && pgErr.Code == "53300"
 }
 
-// ServerFullWait bounds how long Connect waits for a full server. Defaults to 2 minutes.
+// ServerFullWait bounds how long Connect, and the master pool for each connection it
+// opens (see Pool), wait for a full server. Defaults to 2 minutes.
 var ServerFullWait = 2 * time.Minute
 
 // Connect opens a connection, waiting and retrying with backoff (100 ms doubling to 5 s,
@@ -113,7 +114,9 @@ func Connect(ctx context.Context, cfg *pgx.ConnConfig, log zerolog.Logger) (*pgx
 // whileFull runs connect, and again with backoff (100 ms doubling to 5 s, with jitter,
 // for at most ServerFullWait or until ctx ends) while it fails because the server,
 // the role or the database is at its connection limit (IsServerFull). It returns
-// connect's last error.
+// connect's last error. connect is a connect (Connect, the master pool's first
+// connection) or a call on the master pool that failed to open its connection (see
+// Pool): either way nothing was sent yet, so running it again is safe.
 func whileFull(ctx context.Context, log zerolog.Logger, database, host string, connect func() error) error {
 	delay := 100 * time.Millisecond
 	deadline := time.Now().Add(ServerFullWait)

@@ -36,7 +36,9 @@ type Config struct {
 
 // DB is the master database: its pool and the repositories over it.
 type DB struct {
-	Pool    *pgxpool.Pool
+	// Pool waits while the server is full for each connection it opens (see Pool);
+	// Pool.Pool is pgxpool's, for what needs it (River's driver).
+	Pool    *Pool
 	config  *pgxpool.Config
 	log     zerolog.Logger
 	appName string
@@ -82,7 +84,8 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 
 // connect makes the pool and its first connection, waiting while the server is full
 // (see Connect): a CLI command or a replica started while the server has no free slot
-// waits for one instead of failing, and keeps that connection for its work.
+// waits for one instead of failing, and keeps that connection for its work. The
+// connections the pool opens later wait the same way (see Pool).
 func (d *DB) connect(ctx context.Context) error {
 	pool, err := pgxpool.NewWithConfig(ctx, d.config)
 	if err != nil {
@@ -98,7 +101,7 @@ func (d *DB) connect(ctx context.Context) error {
 		pool.Close()
 		return err
 	}
-	d.Pool = pool
+	d.Pool = &Pool{Pool: pool, log: d.log, database: cc.Database, host: cc.Host}
 	return nil
 }
 
@@ -158,7 +161,8 @@ func (d *DB) Port() uint16 { return d.config.ConnConfig.Port }
 // Database is the master database's name.
 func (d *DB) Database() string { return d.config.ConnConfig.Database }
 
-// Ping checks that the master database answers.
+// Ping checks that the master database answers. It does not wait while the server is
+// full (see Pool): it is the readiness check.
 func (d *DB) Ping(ctx context.Context) error { return d.Pool.Ping(ctx) }
 
 // Close closes the pool.

@@ -99,7 +99,7 @@ func (d *DB) Migrate(ctx context.Context) ([]string, error) {
 		}
 		done = append(done, m.Name)
 	}
-	migrator, err := rivermigrate.New(riverpgxv5.New(d.Pool), nil)
+	migrator, err := rivermigrate.New(riverpgxv5.New(d.Pool.Pool), nil)
 	if err != nil {
 		return done, fmt.Errorf("migrate job queue: %w", err)
 	}

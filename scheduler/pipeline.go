@@ -210,7 +210,7 @@ func NewPipeline(cfg PipelineConfig) (*Pipeline, error) {
 	self := thisProcess(time.Now())
 	p.live = &liveness{db: cfg.DB, self: self, beatEvery: cfg.HeartbeatInterval, deadAfter: cfg.DeadAfter,
 		log: cfg.Logger.With().Str("process", self.ClientID).Logger(), waiting: map[int64]bool{}}
-	client, err := river.NewClient(riverpgxv5.New(cfg.DB.Pool), &river.Config{
+	client, err := river.NewClient(riverpgxv5.New(cfg.DB.Pool.Pool), &river.Config{
 		ID: self.ClientID,
 		Queues: map[string]river.QueueConfig{
 			river.QueueDefault: {MaxWorkers: cfg.Workers},
