@@ -3,7 +3,6 @@ package commands_test
 import (
 	"context"
 	"crypto/rand"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -29,17 +28,7 @@ func TestUserAddWaitsWhileTheServerIsFullAndMakesTheWholeUser(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	const limit = 3 // what user add holds at once: the pool's, the name lock's, one user database's
-	role := dbtest.UniqueName("cgfullmaster_")
-	dbtest.Exec(t, "postgres", "CREATE ROLE "+role+" LOGIN CREATEDB CREATEROLE CONNECTION LIMIT 3")
-	t.Cleanup(func() { dbtest.DropRole(t, role) }) // after the databases it owns (cleanups run last first)
-	master, _ := dbtest.NewDatabase(t)
-	dbtest.Exec(t, "postgres", "ALTER DATABASE "+master+" OWNER TO "+role)
-	u, err := url.Parse(dbtest.URLFor(master))
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.User = url.User(role)
-	masterURL := u.String()
+	_, master, masterURL := dbtest.LimitedOwner(t, "cgfullmaster_", "CREATEDB CREATEROLE", limit)
 
 	// Migrate first, then fill the role's slots.
 	d, err := db.Open(ctx, db.Config{URL: masterURL, MaxConns: 1})

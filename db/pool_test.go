@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -50,21 +48,12 @@ type fullServer struct {
 
 func newFullServer(t *testing.T, limit int) fullServer {
 	t.Helper()
-	role := dbtest.UniqueName("cgpoolfull_")
-	dbtest.Exec(t, "postgres", "CREATE ROLE "+role+" LOGIN CONNECTION LIMIT "+strconv.Itoa(limit))
-	t.Cleanup(func() { dbtest.DropRole(t, role) }) // after the database it owns (cleanups run last first)
-	master, _ := dbtest.NewDatabase(t)
-	dbtest.Exec(t, "postgres", "ALTER DATABASE "+master+" OWNER TO "+role)
-	u, err := url.Parse(dbtest.URLFor(master))
+	role, _, masterURL := dbtest.LimitedOwner(t, "cgpoolfull_", "", limit)
+	cfg, err := pgx.ParseConfig(masterURL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	u.User = url.User(role)
-	cfg, err := pgx.ParseConfig(u.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fullServer{role: role, url: u.String(), cfg: cfg, limit: limit}
+	return fullServer{role: role, url: masterURL, cfg: cfg, limit: limit}
 }
 
 // open opens the master database as the role; the pool keeps its first connection.

@@ -91,6 +91,27 @@ func Exec(t testing.TB, database string, sql string, args ...any) {
 	}
 }
 
+// LimitedOwner makes a login role (with attrs, say "CREATEDB CREATEROLE") at CONNECTION
+// LIMIT limit, owning a new database, and returns the role and that database's URL as
+// the role, with the database's name. A role at its limit is answered with the SQLSTATE of a full server (53300,
+// "too many connections for role"), so a test can make "the server is full" without
+// filling the shared test server (superusers are exempt from the limit, so the role is
+// an ordinary one). Both are dropped at cleanup.
+func LimitedOwner(t testing.TB, prefix, attrs string, limit int) (role, database, databaseURL string) {
+	t.Helper()
+	role = UniqueName(prefix)
+	Exec(t, "postgres", fmt.Sprintf("CREATE ROLE %s LOGIN %s CONNECTION LIMIT %d", role, attrs, limit))
+	t.Cleanup(func() { DropRole(t, role) }) // after the databases it owns (cleanups run last first)
+	database, _ = NewDatabase(t)
+	Exec(t, "postgres", "ALTER DATABASE "+database+" OWNER TO "+role)
+	u, err := url.Parse(URLFor(database))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.User(role)
+	return role, database, u.String()
+}
+
 // DropDatabase drops a database, ending its connections first. A missing database is fine.
 func DropDatabase(t testing.TB, name string) {
 	t.Helper()
