@@ -56,9 +56,13 @@ func watchActivity(t *testing.T) func() []string {
 			time.Sleep(time.Millisecond) // frugal polling, not a timing assertion
 		}
 	}()
+	// Stopped at cleanup too (before the connection's own cleanup closes it, as cleanups
+	// run last first), so a test that fails before it stops watching leaves no goroutine
+	// on a closed connection.
+	stop := func() { cancel(); <-done }
+	t.Cleanup(stop)
 	return func() []string {
-		cancel()
-		<-done
+		stop()
 		var out []string
 		for q := range seen {
 			out = append(out, q)
