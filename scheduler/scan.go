@@ -593,8 +593,8 @@ func (s *Scanner) discover(ctx context.Context, cfg *pgx.ConnConfig, known []str
 			cancel()
 			return nil, err
 		}
-		queries.Add(1)
-		tables, err := db.DiscoverTables(qctx, conn, known)
+		tables, sent, err := db.DiscoverTables(qctx, conn, known)
+		queries.Add(int64(sent))
 		cancel()
 		s.conns.put(conn, err == nil)
 		if err == nil || attempt == 1 || ctx.Err() != nil {

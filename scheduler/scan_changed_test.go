@@ -145,7 +145,7 @@ func TestChangedOnlyScanListsOnlyTheDatabaseThatWasWritten(t *testing.T) {
 	}
 	// The written database and, at most, one other moved by the server's own work
 	// (autovacuum): a full sweep would list 15.
-	if res.Databases > 2 || res.Queries > 2 || res.Unchanged < 13 {
+	if res.Databases > 2 || res.Queries > 3 || res.Unchanged < 13 { // 2 queries for the written one (names, then the new table's columns)
 		t.Fatalf("changed-only scan listed %d databases (%d queries, %d unchanged): want only the written one", res.Databases, res.Queries, res.Unchanged)
 	}
 	// A database whose counters moved is listed once more on the next scan, then left.
