@@ -18,11 +18,11 @@ import (
 // The retry is safe because PostgreSQL sends too_many_connections (53300, IsServerFull)
 // only while a connection starts, before the session exists (the postmaster's and the
 // backend's checks of max_connections and of the role's and database's CONNECTION
-// LIMIT); no statement of the service answers with it. So where a call fails with it, the pool could not open the
-// connection the call needed and sent nothing; running the call again runs its
-// statements once. Where a method's error shows later (QueryRow's at Scan) the retry
-// is there; the ones that hand out a connection (Acquire, AcquireFunc, SendBatch) retry
-// only the acquire.
+// LIMIT); no statement of the service answers with it. So where a call fails with it,
+// the pool could not open the connection the call needed and sent nothing; running the
+// call again runs its statements once. Where a method's error shows later (QueryRow's
+// at Scan) the retry is there; the ones that hand out a connection (Acquire,
+// AcquireFunc, SendBatch) retry only the acquire.
 //
 // Everything else is the embedded *pgxpool.Pool, which is also what wants the raw pool
 // (River's driver). Ping is not retried: it is the readiness check, which says now
@@ -37,15 +37,20 @@ func (p *Pool) whileFull(ctx context.Context, call func() error) error {
 	return whileFull(ctx, p.log, p.database, p.host, call)
 }
 
+// retryFull runs call, and again while the server is full, and returns its last result.
+func retryFull[T any](p *Pool, ctx context.Context, call func() (T, error)) (T, error) {
+	var v T
+	err := p.whileFull(ctx, func() (err error) {
+		v, err = call()
+		return err
+	})
+	return v, err
+}
+
 // Acquire takes a connection from the pool, waiting while the server is full when the
 // pool has to open one.
 func (p *Pool) Acquire(ctx context.Context) (*pgxpool.Conn, error) {
-	var c *pgxpool.Conn
-	err := p.whileFull(ctx, func() (err error) {
-		c, err = p.Pool.Acquire(ctx)
-		return err
-	})
-	return c, err
+	return retryFull(p, ctx, func() (*pgxpool.Conn, error) { return p.Pool.Acquire(ctx) })
 }
 
 // AcquireFunc runs f on a connection acquired as Acquire does, and releases it.
@@ -60,23 +65,13 @@ func (p *Pool) AcquireFunc(ctx context.Context, f func(*pgxpool.Conn) error) err
 
 // Exec is pgxpool's, waiting while the server is full.
 func (p *Pool) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
-	var tag pgconn.CommandTag
-	err := p.whileFull(ctx, func() (err error) {
-		tag, err = p.Pool.Exec(ctx, sql, args...)
-		return err
-	})
-	return tag, err
+	return retryFull(p, ctx, func() (pgconn.CommandTag, error) { return p.Pool.Exec(ctx, sql, args...) })
 }
 
 // Query is pgxpool's, waiting while the server is full (a failed acquire is Query's
 // error, not the rows').
 func (p *Pool) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
-	var rows pgx.Rows
-	err := p.whileFull(ctx, func() (err error) {
-		rows, err = p.Pool.Query(ctx, sql, args...)
-		return err
-	})
-	return rows, err
+	return retryFull(p, ctx, func() (pgx.Rows, error) { return p.Pool.Query(ctx, sql, args...) })
 }
 
 // QueryRow is pgxpool's, waiting while the server is full. pgxpool reports a failed
@@ -113,22 +108,12 @@ func (p *Pool) Begin(ctx context.Context) (pgx.Tx, error) {
 
 // BeginTx is pgxpool's, waiting while the server is full.
 func (p *Pool) BeginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error) {
-	var tx pgx.Tx
-	err := p.whileFull(ctx, func() (err error) {
-		tx, err = p.Pool.BeginTx(ctx, opts)
-		return err
-	})
-	return tx, err
+	return retryFull(p, ctx, func() (pgx.Tx, error) { return p.Pool.BeginTx(ctx, opts) })
 }
 
 // CopyFrom is pgxpool's, waiting while the server is full.
 func (p *Pool) CopyFrom(ctx context.Context, table pgx.Identifier, columns []string, src pgx.CopyFromSource) (int64, error) {
-	var n int64
-	err := p.whileFull(ctx, func() (err error) {
-		n, err = p.Pool.CopyFrom(ctx, table, columns, src)
-		return err
-	})
-	return n, err
+	return retryFull(p, ctx, func() (int64, error) { return p.Pool.CopyFrom(ctx, table, columns, src) })
 }
 
 // SendBatch is pgxpool's on a connection acquired as Acquire does. pgxpool reports a
