@@ -5,9 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // ErrNoCounters means the server keeps no activity counters (track_counts is off), so
@@ -31,7 +28,7 @@ type DatabaseActivity struct {
 // the whole server. A database that exists but has no statistics yet reads as zeros.
 // The names are joined, not matched with = ANY: that compares every database of the
 // cluster with every name (at a thousand users, 3,000 × 3,000 comparisons, most of an
-// idle scan), where the join looks each name up in pg_database's unique index. The
+// idle scan), where the join hashes the names once (a hash join, linear). The
 // counters are those behind the pg_stat_database view (src/backend/catalog/
 // system_views.sql), called for the matched databases only rather than computed by
 // the view for every database of the cluster.
@@ -40,15 +37,6 @@ SELECT d.datname, d.oid, pg_stat_get_db_tuples_inserted(d.oid), pg_stat_get_db_t
        pg_stat_get_db_tuples_deleted(d.oid), coalesce(pg_stat_get_db_stat_reset_time(d.oid), 'epoch'::timestamptz),
        current_setting('track_counts')::bool
 FROM unnest($1::text[]) AS n(name) JOIN pg_database d ON d.datname = n.name`
-
-// Querier is a connection, a pool or a transaction: what a repository function takes
-// when it runs on a connection its caller holds (the scan does all its master reads
-// on the connection that holds its lock, so an idle scan holds one connection).
-type Querier interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
 
 // ReadDatabaseActivity returns, by name, the counters of those of the named databases
 // that exist on the server q is connected to (any database of that server will do:

@@ -180,11 +180,11 @@ func (r Credentials) DeleteAll(ctx context.Context, userID int64) error {
 }
 
 // MapMany returns the credentials of many users at once, as user ID -> key -> plain
-// value, in one query on q (the scan reads every active user's on each pass, on the connection
-// that holds its lock). keys, if not
-// empty, are the only credentials read, and so the only secrets decrypted: the scan
-// needs where the databases are, not the Grafana or Slack secrets. Users without
-// credentials are absent, and so is a secret that does not decrypt (as in Map).
+// value, in one query on q (the scan reads every active user's on each pass, on the
+// connection that holds its lock). keys, if not empty, are the only credentials read,
+// and so the only secrets decrypted: the scan needs where the databases are, not the
+// Grafana or Slack secrets. Users without credentials are absent, and so is a secret
+// that does not decrypt (as in Map).
 func (r Credentials) MapMany(ctx context.Context, q Querier, userIDs []int64, keys []string) (map[int64]map[string]string, error) {
 	rows, err := q.Query(ctx, `SELECT c.user_id, c.key_name, c.is_secret, c.value_plain, c.value_cipher
 		FROM unnest($1::bigint[]) AS u(id) JOIN credentials c ON c.user_id = u.id

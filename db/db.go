@@ -34,6 +34,15 @@ type Config struct {
 	Logger zerolog.Logger
 }
 
+// Querier is a connection, a pool or a transaction: what a repository function takes
+// when it runs on a connection its caller holds (the scan does all its master reads
+// on the connection that holds its lock, so an idle scan holds one connection).
+type Querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
 // DB is the master database: its pool and the repositories over it.
 type DB struct {
 	// Pool waits while the server is full for each connection it opens (see Pool);

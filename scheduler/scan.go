@@ -365,10 +365,9 @@ type userPlan struct {
 // could not be read) and whether they moved since it was last listed. cfg is made
 // only for the databases the scan lists (see databaseAt).
 type target struct {
+	databaseAt
 	kind     cg.Kind
-	at       databaseAt
 	cfg      *pgx.ConnConfig
-	key      databaseKey
 	activity *db.DatabaseActivity
 	moved    bool
 }
@@ -378,7 +377,7 @@ func (s *Scanner) config(t *target) error {
 	if t.cfg != nil {
 		return nil
 	}
-	cfg, err := t.at.config()
+	cfg, err := t.config()
 	if err != nil {
 		return err
 	}
@@ -422,7 +421,7 @@ func (s *Scanner) plan(ctx context.Context, master db.Querier, users []cg.User, 
 				s.log.Warn().Err(err).Str("user", u.Name).Str("kind", string(kind)).Msg("scan: user database skipped")
 				continue
 			}
-			plans[i].targets = append(plans[i].targets, target{kind: kind, at: at, key: at.key})
+			plans[i].targets = append(plans[i].targets, target{databaseAt: at, kind: kind})
 		}
 	}
 	for i := range plans {
